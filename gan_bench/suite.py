@@ -1,0 +1,214 @@
+"""Suites: variants x datasets x seeds under one budget, run in worker processes, then one
+leaderboard and one HTML report.
+
+A suite file (YAML)::
+
+    name: quickstart
+    budget: 1500steps
+    seeds: [0, 1, 2]
+    datasets: [ring8, grid25]
+    variants: [gan-mm, gan-ns, wgan-gp]
+    config: {eval: {num_samples: 2500}}       # applied to every run
+    per_variant: {wgan: {model: {n_critic: 5}}}
+    per_dataset: {grid25: {net: {width: 128}}}
+    references: [mode_coverage_2d.csv]         # beside the suite file, or in baselines/references/
+    notes: ["free text shown in the report"]
+
+Runs already ``done`` are skipped, so a killed suite continues where it stopped (an interrupted
+run resumes from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from gan_bench.budget import Budget
+from gan_bench.config import ConfigError, Range, from_mapping, load_yaml
+from gan_bench.report.leaderboard import aggregate, read_references, runs_frame, write_csv
+from gan_bench.train.resolve import ResolvedRun, resolve
+from gan_bench.train.runs import read_summary
+from gan_bench.train.trainer import Trainer, read_status
+
+log = logging.getLogger("gan_bench.suite")
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "baselines" / "references"
+
+
+@dataclass
+class SuiteConfig:
+    """A suite file, validated like a run config."""
+
+    name: str
+    variants: list[str]
+    datasets: list[str]
+    budget: str
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    description: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    per_variant: dict[str, Any] = field(default_factory=dict)
+    per_dataset: dict[str, Any] = field(default_factory=dict)
+    references: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    min_seeds: int = field(default=3, metadata=Range(1, 1000))
+
+
+@dataclass
+class PlannedRun:
+    name: str
+    run_dir: Path
+    resolved: ResolvedRun
+
+
+@dataclass
+class SuiteResult:
+    out: Path
+    leaderboard: Path
+    report: Path | None
+    runs: int
+    skipped: int
+    failed: int
+    wall_seconds: float
+
+
+def load_suite(path: str | Path) -> SuiteConfig:
+    """Read and validate a suite file; errors name the key and the file."""
+    try:
+        suite: SuiteConfig = from_mapping(SuiteConfig, load_yaml(path))
+    except ConfigError as exc:
+        if str(exc).endswith(")") and f"in {path}" in str(exc):
+            raise
+        raise ConfigError(f"{exc} (in {path})", exc.key) from None
+    if len(set(suite.seeds)) < suite.min_seeds:
+        raise ConfigError(f"seeds: a suite needs at least {suite.min_seeds} distinct seeds (in {path})", "seeds")
+    for key in ("per_variant", "per_dataset"):
+        names = suite.variants if key == "per_variant" else suite.datasets
+        for name in getattr(suite, key):
+            if name not in names:
+                raise ConfigError(f"{key}.{name}: {name!r} is not in the suite's {key[4:]}s (in {path})", key)
+    return suite
+
+
+def scaled_budget(text: str, scale: float) -> str:
+    """``text`` times ``scale`` (at least one step/image/second), for quick passes of long suites."""
+    if scale == 1.0:
+        return text
+    b = Budget.parse(text)
+    amount = max(b.amount * scale, 1.0)
+    unit = {"steps": "steps", "images": "img", "seconds": "s"}[b.unit]
+    return f"{amount:.0f}{unit}" if b.unit != "seconds" else f"{amount:g}s"
+
+
+def plan(suite: SuiteConfig, suite_path: Path, out: Path, scale: float = 1.0,
+         overrides: tuple[str, ...] = ()) -> list[PlannedRun]:
+    """Every run of the suite, each fully validated before any is started."""
+    budget = scaled_budget(suite.budget, scale)
+    runs = []
+    for dataset in suite.datasets:
+        for variant in suite.variants:
+            for seed in suite.seeds:
+                layers = [(suite.config, f"in {suite_path}: config")]
+                layers.append((suite.per_dataset.get(dataset, {}), f"in {suite_path}: per_dataset.{dataset}"))
+                layers.append((suite.per_variant.get(variant, {}), f"in {suite_path}: per_variant.{variant}"))
+                flags = {"variant": variant, "dataset": dataset, "seed": seed, "budget": budget}
+                resolved = resolve(extra_layers=layers, flags=flags, overrides=overrides)
+                name = f"{variant}__{dataset}__s{seed}"
+                runs.append(PlannedRun(name, out / "runs" / name, resolved))
+    return runs
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    logging.getLogger("gan_bench").setLevel(logging.WARNING)
+
+
+def _run_one(run: PlannedRun) -> tuple[str, str]:
+    try:
+        result = Trainer(run.resolved, run.run_dir, progress=False).run()
+        return run.name, result.status
+    except Exception as exc:  # a failed run must not stop the suite; its status file says why
+        return run.name, f"failed: {type(exc).__name__}: {exc}"
+
+
+def resolve_references(names: list[str], suite_path: Path) -> list[Path]:
+    """Reference CSVs by name: beside the suite file, else in baselines/references/."""
+    found = []
+    for name in names:
+        for candidate in (suite_path.parent / name, suite_path.parent / "references" / name, REFERENCE_DIR / name):
+            if candidate.exists():
+                found.append(candidate)
+                break
+        else:
+            raise ConfigError(f"references: {name!r} not found beside {suite_path} or in {REFERENCE_DIR}", "references")
+    return found
+
+
+def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: float = 1.0,
+              overrides: tuple[str, ...] = (), progress: bool = True, publish: str | Path | None = None) -> SuiteResult:
+    """Run (or continue) a suite and write ``out/leaderboard.csv`` and ``out/index.html``.
+
+    With ``publish`` (a folder, usually the repo root) the leaderboard is copied to
+    ``publish/leaderboards/NAME.csv`` and the report to ``publish/reports/NAME/index.html``."""
+    started = time.perf_counter()
+    suite_path, out = Path(suite_path), Path(out)
+    suite = load_suite(suite_path)
+    references = resolve_references(suite.references, suite_path)
+    runs = plan(suite, suite_path, out, scale, overrides)
+    todo = [r for r in runs if read_status(r.run_dir) != "done"]
+    skipped = len(runs) - len(todo)
+    log.info("suite %s: %d runs (%d already done) with %d job(s)", suite.name, len(runs), skipped, jobs)
+
+    statuses: dict[str, str] = {}
+    bar = tqdm(total=len(runs), initial=skipped, desc=f"suite {suite.name}", unit="run", disable=not progress)
+    if jobs <= 1 or len(todo) <= 1:
+        for r in todo:
+            name, status = _run_one(r)
+            statuses[name] = status
+            bar.update(1)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+            futures = [pool.submit(_run_one, r) for r in todo]
+            for fut in as_completed(futures):
+                name, status = fut.result()
+                statuses[name] = status
+                bar.update(1)
+    bar.close()
+    failed = [n for n, s in statuses.items() if s != "done"]
+    for name in failed:
+        log.warning("run %s: %s", name, statuses[name])
+
+    summaries = [s for s in (read_summary(r.run_dir) for r in runs) if s is not None]
+    board = aggregate(runs_frame(summaries))
+    leaderboard = write_csv(board, out / "leaderboard.csv")
+    wall = time.perf_counter() - started
+    report = _write_report(suite, board, [r.run_dir for r in runs], references, out / "index.html", wall)
+
+    if publish is not None:
+        root = Path(publish)
+        write_csv(board, root / "leaderboards" / f"{suite.name}.csv")
+        if report is not None:
+            dest = root / "reports" / suite.name / "index.html"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(report, dest)
+    return SuiteResult(out, leaderboard, report, len(runs), skipped, len(failed), wall)
+
+
+def _write_report(suite: SuiteConfig, board: Any, run_dirs: list[Path], references: list[Path],
+                  out_html: Path, wall: float) -> Path | None:
+    from gan_bench.report.html import write_report
+
+    title = f"gan_bench suite: {suite.name}"
+    notes = ([suite.description] if suite.description else []) + list(suite.notes)
+    return write_report(out_html, title, board, run_dirs, read_references(references), notes=notes, wall_seconds=wall)

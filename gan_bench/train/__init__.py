@@ -1,0 +1,1 @@
+"""Training: config resolution, the one trainer loop, checkpoints and run directories."""

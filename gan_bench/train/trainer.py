@@ -1,0 +1,275 @@
+"""The one training loop every variant runs in.
+
+The trainer knows no variant by name: it builds the registered variant on the registered
+architecture and dataset, feeds it real batches until the budget is used up, logs what the step
+returns, evaluates on a fixed z, checkpoints atomically and resumes from the last checkpoint.
+
+Run directory::
+
+    config.yaml        resolved configuration
+    env.json           package versions, device, git sha, seed
+    status             running | done | diverged at step N | failed: reason
+    metrics.jsonl      {"kind": "train"|"eval", "step", "images_seen", "seconds", ...} per row
+    checkpoints/       latest.pt (periodic) and final.pt
+    samples/           final.npz (x: float32 points or uint8 NHWC images; modes for mixtures)
+    summary.json       variant, dataset, seed, budget, status, consumed, final metrics, protocol
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from gan_bench.budget import Consumed
+from gan_bench.config import ConfigError, to_dict
+from gan_bench.data.base import ArrayDataset, load_dataset
+from gan_bench.registry import METRICS
+from gan_bench.train import atomic
+from gan_bench.train.checkpoint import FINAL, LATEST, load_checkpoint, save_checkpoint
+from gan_bench.train.environment import environment_record, resolve_device, seed_everything
+from gan_bench.train.resolve import ResolvedRun
+from gan_bench.train.sampler import EpochSampler
+from gan_bench.variants.base import BuildContext, Variant
+
+log = logging.getLogger("gan_bench.train")
+
+# Keys that may change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = {"budget", "device", "data_root", "log_every", "checkpoint_every", "sample_every"}
+SAMPLE_IMAGES = 64  # images kept in samples/*.npz for reports
+
+
+@dataclass
+class RunResult:
+    """What a finished (or stopped) run reports."""
+
+    run_dir: Path
+    status: str
+    consumed: Consumed
+    metrics: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+
+def read_status(run_dir: Path) -> str | None:
+    """The run's status line, or None when it has none."""
+    path = Path(run_dir) / "status"
+    return path.read_text().strip() if path.exists() else None
+
+
+def build_variant(resolved: ResolvedRun, dataset: ArrayDataset, device: torch.device) -> Variant:
+    """The variant's nets and optimisers on ``device`` (weights initialised from the run's seed)."""
+    cfg = resolved.cfg
+    seed_everything(cfg.seed)
+    arch = resolved.arch.obj(dataset.spec, resolved.net_opts)
+    noise = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    ctx = BuildContext(spec=dataset.spec, arch=arch, cfg=cfg, device=device, noise=noise)
+    return resolved.variant.obj(ctx, resolved.model_opts)
+
+
+def evaluate(variant: Variant, dataset: ArrayDataset, num_samples: int, seed: int) -> tuple[dict[str, float], torch.Tensor]:
+    """Every default metric registered for the dataset's kind, on samples from a fixed z."""
+    samples = torch.cat(list(variant.sample(num_samples, seed))).cpu()
+    results: dict[str, float] = {}
+    for entry in METRICS:
+        if entry.meta.get("default") and dataset.spec.kind in entry.meta.get("kinds", ()):
+            if entry.meta.get("requires") and not all(k in dataset.meta for k in entry.meta["requires"]):
+                continue
+            results.update(entry.obj(samples, dataset))
+    return results, samples
+
+
+def protocol_of(dataset: ArrayDataset, num_samples: int) -> str:
+    """A one-line description of how the run's numbers were measured."""
+    if "means" in dataset.meta:
+        return (f"mode coverage (PacGAN): {num_samples} fixed-z samples, nearest mode, "
+                f"high quality within 3 std (std {dataset.meta['std']:g})")
+    return ", ".join(e.meta.get("protocol", e.name) for e in METRICS
+                     if e.meta.get("default") and dataset.spec.kind in e.meta.get("kinds", ()))
+
+
+def _as_float(value: torch.Tensor | float) -> float:
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+
+
+def _samples_array(samples: torch.Tensor, kind: str) -> np.ndarray:
+    if kind == "image":
+        imgs = samples[:SAMPLE_IMAGES].clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+        return imgs.permute(0, 2, 3, 1).numpy()
+    return samples.float().numpy()
+
+
+class Trainer:
+    """Runs one resolved configuration in ``run_dir``, resuming from its checkpoint if present."""
+
+    def __init__(self, resolved: ResolvedRun, run_dir: str | Path, progress: bool = True,
+                 on_step: Callable[[int], None] | None = None) -> None:
+        self.resolved = resolved
+        self.cfg = resolved.cfg
+        self.budget = resolved.budget
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.on_step = on_step  # test hook: called after every step with the step count
+
+    # ------------------------------------------------------------------ setup
+
+    def _check_same_run(self) -> None:
+        path = self.run_dir / "config.yaml"
+        if not path.exists():
+            return
+        old = yaml.safe_load(path.read_text()) or {}
+        new = to_dict(self.cfg)
+        differing = sorted(k for k in set(old) | set(new)
+                           if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
+        if differing:
+            raise ConfigError(
+                f"{self.run_dir} holds a run with a different {differing[0]!r} "
+                f"({old.get(differing[0])!r} there, {new.get(differing[0])!r} now); use another --out",
+                differing[0],
+            )
+
+    def _state(self, variant: Variant, sampler: EpochSampler, used: Consumed) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "nets": variant.nets.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in variant.optimizers.items()},
+            "extra": variant.extra_state(),
+            "consumed": asdict(used),
+            "sampler": sampler.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "noise": variant.ctx.noise.get_state()},
+            "variant": self.cfg.variant,
+        }
+        if torch.cuda.is_available() and variant.device.type == "cuda":
+            state["rng"]["cuda"] = torch.cuda.get_rng_state(variant.device)
+        return state
+
+    def _restore(self, state: dict[str, Any], variant: Variant, sampler: EpochSampler) -> Consumed:
+        variant.nets.load_state_dict(state["nets"])
+        for name, opt in variant.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        variant.load_extra_state(state.get("extra", {}))
+        sampler.load_state_dict(state["sampler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        variant.ctx.noise.set_state(state["rng"]["noise"])
+        if "cuda" in state["rng"] and variant.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], variant.device)
+        return Consumed(**state["consumed"])
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> RunResult:
+        """Train until the budget is used up (or the run diverges); returns the outcome."""
+        cfg = self.cfg
+        self._check_same_run()
+        device = resolve_device(cfg.device)
+        dataset = load_dataset(cfg.dataset, cfg.split, cfg.data_root or None, cfg.data).to(device)
+        variant = build_variant(self.resolved, dataset, device)
+        self.variant_for_tests = variant  # lets on_step hooks in tests reach the nets
+        sampler = EpochSampler(len(dataset), seed=cfg.seed)
+        n_real = self.resolved.variant.obj.real_batches(self.resolved.model_opts)
+
+        ckpt_dir = self.run_dir / "checkpoints"
+        used = Consumed()
+        latest = ckpt_dir / LATEST
+        if latest.exists():
+            used = self._restore(load_checkpoint(latest), variant, sampler)  # optimisers move state to the params' device
+            log.info("resuming %s from step %d", self.run_dir, used.steps)
+            # Rows logged after the checkpoint will be produced again.
+            rows = [r for r in atomic.read_jsonl(self.run_dir / "metrics.jsonl") if r.get("step", 0) <= used.steps]
+            atomic.write_jsonl(self.run_dir / "metrics.jsonl", rows)
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        atomic.write_json(self.run_dir / "env.json", environment_record(device, cfg.seed))
+        atomic.write_text(self.run_dir / "status", "running\n")
+        wall_start = time.perf_counter()
+
+        status = "done"
+        bar = tqdm(total=100, desc=f"{cfg.variant}/{cfg.dataset}/s{cfg.seed}", unit="%",
+                   disable=not self.progress, leave=False, bar_format="{l_bar}{bar}| {n:.0f}/{total} [{elapsed}<{remaining}]")
+        bar.update(100 * self.budget.fraction(used))
+        check_every_step = device.type == "cpu"  # a float() per step would stall a GPU
+        try:
+            while not self.budget.exhausted(used):
+                t0 = time.perf_counter()
+                sizes = self.budget.batch_sizes(used, n_real, cfg.batch_size)
+                batches = [dataset.batch(sampler.next(s).to(device)) for s in sizes]
+                out = variant.step(batches)
+                before = self.budget.fraction(used)
+                used.steps += 1
+                used.images += sum(sizes)
+                used.seconds += time.perf_counter() - t0
+                bar.update(100 * (self.budget.fraction(used) - before))
+
+                log_now = used.steps % cfg.log_every == 0 or self.budget.exhausted(used)
+                if check_every_step or log_now:
+                    values = {k: _as_float(v) for k, v in out.items()}
+                    bad = [k for k, v in values.items() if k.startswith("loss/") and not math.isfinite(v)]
+                    if bad:
+                        status = f"diverged at step {used.steps}"
+                        log.warning("%s: %s is %s", status, bad[0], values[bad[0]])
+                        break
+                    if log_now:
+                        atomic.append_jsonl(self.run_dir / "metrics.jsonl",
+                                            {"kind": "train", **self._counters(used), **values})
+                if cfg.eval.every and used.steps % cfg.eval.every == 0 and not self.budget.exhausted(used):
+                    self._evaluate(variant, dataset, used, final=False)
+                if cfg.sample_every and used.steps % cfg.sample_every == 0:
+                    self._save_samples(variant, dataset, f"step_{used.steps:07d}.npz")
+                if used.steps % cfg.checkpoint_every == 0:
+                    save_checkpoint(latest, self._state(variant, sampler, used))
+                if self.on_step is not None:
+                    self.on_step(used.steps)
+        except Exception as exc:
+            atomic.write_text(self.run_dir / "status", f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n")
+            raise
+        finally:
+            bar.close()
+
+        state = self._state(variant, sampler, used)
+        save_checkpoint(latest, state)
+        if status == "done":
+            save_checkpoint(ckpt_dir / FINAL, state)
+        metrics = self._evaluate(variant, dataset, used, final=True)
+        wall = time.perf_counter() - wall_start
+        atomic.write_json(self.run_dir / "summary.json", {
+            "variant": cfg.variant, "dataset": cfg.dataset, "arch": cfg.arch, "seed": cfg.seed,
+            "budget": self.budget.text, "status": status, "consumed": asdict(used), "metrics": metrics,
+            "protocol": protocol_of(dataset, cfg.eval.num_samples), "wall_seconds": wall,
+        })
+        atomic.write_text(self.run_dir / "status", status + "\n")
+        log.info("%s: %s after %d steps, %d images, %.1f s", self.run_dir, status, used.steps, used.images, used.seconds)
+        return RunResult(self.run_dir, status, used, metrics, wall)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def _counters(self, used: Consumed) -> dict[str, Any]:
+        return {"step": used.steps, "images_seen": used.images, "seconds": round(used.seconds, 4)}
+
+    def _evaluate(self, variant: Variant, dataset: ArrayDataset, used: Consumed, final: bool) -> dict[str, float]:
+        metrics, samples = evaluate(variant, dataset, self.cfg.eval.num_samples, self.cfg.eval.seed)
+        atomic.append_jsonl(self.run_dir / "metrics.jsonl", {"kind": "eval", **self._counters(used), **metrics})
+        if final:
+            self._write_samples(samples, dataset, "final.npz")
+        return metrics
+
+    def _save_samples(self, variant: Variant, dataset: ArrayDataset, name: str) -> None:
+        n = SAMPLE_IMAGES if dataset.spec.kind == "image" else self.cfg.eval.num_samples
+        self._write_samples(torch.cat(list(variant.sample(n, self.cfg.eval.seed))).cpu(), dataset, name)
+
+    def _write_samples(self, samples: torch.Tensor, dataset: ArrayDataset, name: str) -> None:
+        arrays = {"x": _samples_array(samples, dataset.spec.kind)}
+        if "means" in dataset.meta:
+            arrays["modes"] = dataset.meta["means"].numpy().astype(np.float32)
+        atomic.atomic_write(self.run_dir / "samples" / name, lambda tmp: _savez(tmp, arrays))
+
+
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:  # a file object keeps numpy from appending ".npz" to the temp name
+        np.savez_compressed(fh, **arrays)

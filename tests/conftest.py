@@ -1,0 +1,38 @@
+"""Shared test setup: real data from ../shared/data, small and CPU-only by default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Real data lives beside the checkout (also in CI); tests never download.
+os.environ.setdefault("GAN_BENCH_DATA", str(SHARED_DATA))
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def data_root() -> Path:
+    """The folder holding mnist/, fashion_mnist/, cifar10/, ... (skips when it is absent)."""
+    root = Path(os.environ["GAN_BENCH_DATA"])
+    if not root.exists():
+        pytest.skip(f"real data not found at {root}; set GAN_BENCH_DATA")
+    return root
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]):
+    """Run ``gan-bench ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    from gan_bench.cli import main
+
+    def _run(*argv: str) -> tuple[int, str, str]:
+        code = main([str(a) for a in argv])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return _run

@@ -1,0 +1,105 @@
+"""Suites: expand, validate, run in workers, skip finished runs, write leaderboard and report."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gan_bench.config import ConfigError
+from gan_bench.suite import load_suite, run_suite, scaled_budget
+
+SUITE = """
+name: tiny
+budget: 6steps
+seeds: [0, 1, 2]
+datasets: [ring8]
+variants: [gan-ns, mad-gan]
+config:
+  data: {num_points: 500}
+  eval: {num_samples: 100}
+  net: {width: 16}
+  log_every: 2
+per_variant:
+  mad-gan: {model: {num_generators: 2}}
+references: [mode_coverage_2d.csv]
+notes: ["a note"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_suite_runs_skips_done_and_publishes(tmp_path: Path, run_cli):
+    suite = write(tmp_path, SUITE)
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli("suite", suite, "--out", out, "--jobs", "2", "--no-progress", "--publish", tmp_path / "pub")
+    assert code == 0, stdout
+    assert "wall time" in stdout and "6 runs (0 skipped" in stdout
+
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert sorted(board["variant"]) == ["gan-ns", "mad-gan"]
+    row = board.set_index("variant").loc["gan-ns"]
+    assert row["seeds"] == 3 and row["seed_list"] == "0 1 2" and row["status"] == "3/3 done"
+    assert row["steps_mean"] == 6 and row["images_mean"] == 600
+    for metric in ("modes", "high_quality_pct", "reverse_kl"):
+        assert f"{metric}_mean" in board and f"{metric}_std" in board
+    html = (out / "index.html").read_text()
+    assert "tiny" in html and "Srivastava" in html  # the published rows sit beside ours
+    assert (tmp_path / "pub" / "leaderboards" / "tiny.csv").exists()
+    assert (tmp_path / "pub" / "reports" / "tiny" / "index.html").exists()
+
+    # A second invocation finds every run done and only rebuilds the tables.
+    code, stdout, _ = run_cli("suite", suite, "--out", out, "--no-progress")
+    assert code == 0 and "6 skipped" in stdout
+    assert pd.read_csv(out / "leaderboard.csv").equals(board)
+
+
+def test_suite_resumes_after_a_kill(tmp_path: Path, run_cli):
+    one_variant = SUITE.replace("variants: [gan-ns, mad-gan]", "variants: [gan-ns]")
+    suite = write(tmp_path, one_variant.replace("  mad-gan: {model: {num_generators: 2}}\n", "").replace("per_variant:\n", ""))
+    out = tmp_path / "out"
+    assert run_cli("suite", suite, "--out", out, "--no-progress")[0] == 0
+    # Simulate a killed suite: one run never finished.
+    victim = out / "runs" / "gan-ns__ring8__s1"
+    (victim / "status").write_text("running\n")
+    code, stdout, _ = run_cli("suite", suite, "--out", out, "--no-progress")
+    assert code == 0 and "2 skipped" in stdout
+
+
+@pytest.mark.parametrize("change,needle", [
+    ("seeds: [0, 1, 2]", "seeds: [0, 1]"),
+    ("variants: [gan-ns, mad-gan]", "variants: [gan-ns, nope]"),
+    ("name: tiny", "name: tiny\nbogus: 1"),
+])
+def test_bad_suites_exit_2_and_write_nothing(tmp_path: Path, run_cli, change, needle):
+    suite = write(tmp_path, SUITE.replace(change, needle))
+    code, _, stderr = run_cli("suite", suite, "--out", tmp_path / "out", "--no-progress")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_load_suite_messages(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"at least 3 distinct seeds.*suite.yaml"):
+        load_suite(write(tmp_path, SUITE.replace("seeds: [0, 1, 2]", "seeds: [0, 0, 1]")))
+    with pytest.raises(ConfigError, match=r"per_variant.wgan"):
+        load_suite(write(tmp_path, SUITE.replace("per_variant:\n", "per_variant:\n  wgan: {}\n")))
+
+
+def test_scaled_budget():
+    assert scaled_budget("2000steps", 0.05) == "100steps"
+    assert scaled_budget("50kimg", 0.1) == "5000img"
+    assert scaled_budget("300s", 0.5) == "150s"
+    assert scaled_budget("10steps", 0.001) == "1steps"
+
+
+def test_shipped_suites_are_valid():
+    from gan_bench.suite import plan
+
+    root = Path(__file__).resolve().parents[1] / "baselines"
+    for name in ("quickstart.yaml", "mixtures.yaml"):
+        suite = load_suite(root / name)
+        runs = plan(suite, root / name, Path("/nonexistent"))
+        assert len(runs) == len(suite.variants) * len(suite.datasets) * len(suite.seeds)
