@@ -13,7 +13,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 # Real data lives beside the checkout (also in CI); tests never download.
 os.environ.setdefault("GAN_BENCH_DATA", str(SHARED_DATA))
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.set_num_threads(1)  # tests run beside other processes; one thread avoids oversubscription
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from gan_bench.registry import ARCHITECTURES
 class MLPOptions:
     width: int = field(default=128, metadata=Range(1, 1 << 16))
     depth: int = field(default=3, metadata=Range(1, 64))  # hidden layers
-    g_batchnorm: bool = False
+    g_batchnorm: bool = True  # PacGAN's toy generator uses batch norm; it sharpens the modes markedly
 
 
 def _stack(in_dim: int, width: int, depth: int, act: type[nn.Module], batchnorm: bool) -> list[nn.Module]:
