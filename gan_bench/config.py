@@ -78,6 +78,8 @@ class RunConfig:
     log_every: int = field(default=50, metadata=Range(1, None))
     checkpoint_every: int = field(default=500, metadata=Range(1, None))
     sample_every: int = field(default=0, metadata=Range(0, None))
+    amp: bool = False  # bfloat16 autocast around each step (meant for GPUs; no loss scaling needed)
+    channels_last: bool = False  # NHWC memory layout for image nets and batches (faster convs on GPUs)
     optim: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     model: dict[str, Any] = field(default_factory=dict)

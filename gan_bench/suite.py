@@ -13,6 +13,8 @@ A suite file (YAML)::
     per_dataset: {grid25: {net: {width: 128}}}
     references: [mode_coverage_2d.csv]         # beside the suite file, or in baselines/references/
     notes: ["free text shown in the report"]
+    claims:                                    # checked on our means; the report says if each holds
+      - {text: "MAD-GAN covers more modes than GAN", variant: mad-gan, than: gan-ns, dataset: grid25, metric: modes}
 
 Runs already ``done`` are skipped, so a killed suite continues where it stopped (an interrupted
 run resumes from its checkpoint).
@@ -20,6 +22,7 @@ run resumes from its checkpoint).
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -34,7 +37,9 @@ from tqdm import tqdm
 
 from gan_bench.budget import Budget
 from gan_bench.config import ConfigError, Range, from_mapping, load_yaml
+from gan_bench.report.claims import Claim, check_claim
 from gan_bench.report.leaderboard import aggregate, read_references, runs_frame, write_csv
+from gan_bench.train import atomic
 from gan_bench.train.resolve import ResolvedRun, resolve
 from gan_bench.train.runs import read_summary
 from gan_bench.train.trainer import Trainer, read_status
@@ -58,6 +63,7 @@ class SuiteConfig:
     per_dataset: dict[str, Any] = field(default_factory=dict)
     references: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
     min_seeds: int = field(default=3, metadata=Range(1, 1000))
 
 
@@ -193,7 +199,8 @@ def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: flo
     board = aggregate(runs_frame(summaries))
     leaderboard = write_csv(board, out / "leaderboard.csv")
     wall = time.perf_counter() - started
-    report = _write_report(suite, board, [r.run_dir for r in runs], references, out / "index.html", wall)
+    report = _write_report(suite, board, [r.run_dir for r in runs], references, out / "index.html",
+                           _suite_wall_time(out, wall, ran=bool(todo)))
 
     if publish is not None:
         root = Path(publish)
@@ -205,10 +212,20 @@ def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: flo
     return SuiteResult(out, leaderboard, report, len(runs), skipped, len(failed), wall)
 
 
+def _suite_wall_time(out: Path, wall: float, ran: bool) -> float:
+    """The wall time of the invocation that last ran training; a rebuild of the tables keeps it."""
+    path = out / "suite_time.json"
+    if ran or not path.exists():
+        atomic.write_json(path, {"wall_seconds": wall})
+        return wall
+    return float(json.loads(path.read_text())["wall_seconds"])
+
+
 def _write_report(suite: SuiteConfig, board: Any, run_dirs: list[Path], references: list[Path],
                   out_html: Path, wall: float) -> Path | None:
     from gan_bench.report.html import write_report
 
     title = f"gan_bench suite: {suite.name}"
     notes = ([suite.description] if suite.description else []) + list(suite.notes)
+    notes += [check_claim(claim, board) for claim in suite.claims]
     return write_report(out_html, title, board, run_dirs, read_references(references), notes=notes, wall_seconds=wall)

@@ -103,3 +103,15 @@ def test_shipped_suites_are_valid():
         suite = load_suite(root / name)
         runs = plan(suite, root / name, Path("/nonexistent"))
         assert len(runs) == len(suite.variants) * len(suite.datasets) * len(suite.seeds)
+
+
+def test_overrides_after_the_suite_file_apply_to_every_run(tmp_path: Path, run_cli):
+    suite = write(tmp_path, SUITE)
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli("suite", suite, "--out", out, "--no-progress", "budget=3steps", "net.width=8")
+    assert code == 0, stdout
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert (board["steps_mean"] == 3).all()
+    with pytest.raises(SystemExit) as info:  # argparse rejects unknown flags with exit code 2
+        run_cli("suite", suite, "--out", tmp_path / "o2", "--bogus-flag")
+    assert info.value.code == 2

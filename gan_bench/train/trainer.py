@@ -43,7 +43,8 @@ from gan_bench.variants.base import BuildContext, Variant
 log = logging.getLogger("gan_bench.train")
 
 # Keys that may change between an interrupted run and its resumption.
-RESUMABLE_CHANGES = {"budget", "device", "data_root", "log_every", "checkpoint_every", "sample_every"}
+RESUMABLE_CHANGES = {"budget", "device", "data_root", "log_every", "checkpoint_every", "sample_every",
+                     "amp", "channels_last"}
 SAMPLE_IMAGES = 64  # images kept in samples/*.npz for reports
 
 
@@ -173,6 +174,9 @@ class Trainer:
         self.variant_for_tests = variant  # lets on_step hooks in tests reach the nets
         sampler = EpochSampler(len(dataset), seed=cfg.seed)
         n_real = self.resolved.variant.obj.real_batches(self.resolved.model_opts)
+        layout = torch.channels_last if cfg.channels_last and dataset.spec.kind == "image" else None
+        if layout is not None:
+            variant.nets.to(memory_format=layout)
 
         ckpt_dir = self.run_dir / "checkpoints"
         used = Consumed()
@@ -200,7 +204,10 @@ class Trainer:
                 t0 = time.perf_counter()
                 sizes = self.budget.batch_sizes(used, n_real, cfg.batch_size)
                 batches = [dataset.batch(sampler.next(s).to(device)) for s in sizes]
-                out = variant.step(batches)
+                if layout is not None:
+                    batches = [{**b, "x": b["x"].contiguous(memory_format=layout)} for b in batches]
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+                    out = variant.step(batches)
                 before = self.budget.fraction(used)
                 used.steps += 1
                 used.images += sum(sizes)

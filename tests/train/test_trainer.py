@@ -125,3 +125,11 @@ def test_checkpoints_load_with_weights_only(tmp_path: Path):
     train(tmp_path / "r", budget="2steps")
     state = torch.load(tmp_path / "r" / "checkpoints" / "final.pt", weights_only=True)
     assert state["consumed"]["steps"] == 2
+
+
+def test_amp_and_channels_last_options_train(tmp_path: Path, data_root: Path):
+    # On the CPU autocast runs in bfloat16 too: the options must work end to end, not only on GPUs.
+    resolved = resolve(flags={"variant": "wgan-gp", "dataset": "mnist", "budget": "2steps", "batch_size": 8},
+                       overrides=["data.num_examples=64", "eval.num_samples=16", "amp=true", "channels_last=true"])
+    result = Trainer(resolved, tmp_path / "r", progress=False).run()
+    assert result.status == "done" and result.consumed.steps == 2
