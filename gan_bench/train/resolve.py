@@ -8,6 +8,7 @@ before anything is written; errors name the key and where it was set.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -50,6 +51,14 @@ def _options(entry: Entry[Any], section: str, values: dict[str, Any], layers: La
         return from_mapping(cls, values, prefix=f"{section}.")
     except ConfigError as exc:
         raise ConfigError(f"{exc}{layers.where(exc.key or section)}", exc.key) from None
+
+
+def _net_defaults(variant: Entry[Any], arch: Entry[Any]) -> dict[str, Any]:
+    """The variant's ``net_defaults`` that the chosen architecture has options for (others are
+    dropped: a critic-normalisation choice means nothing to an MLP without norms)."""
+    cls = arch.meta.get("options") or getattr(arch.obj, "Options", None)
+    known = {f.name for f in dataclasses.fields(cls)} if cls else set()
+    return {k: v for k, v in getattr(variant.obj, "net_defaults", {}).items() if k in known}
 
 
 def resolve(
@@ -103,6 +112,7 @@ def resolve(
     if kind not in arch.meta.get("kinds", (kind,)):
         raise ConfigError(f"arch {cfg.arch!r} does not model {kind} data (dataset {cfg.dataset!r}){user.where('arch')}",
                           "arch")
+    cfg.net = {**_net_defaults(variant, arch), **cfg.net}  # under every user setting of net.*
     try:
         budget = Budget.parse(cfg.budget)
     except ConfigError as exc:

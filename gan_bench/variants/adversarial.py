@@ -2,7 +2,8 @@
 
 One step (Goodfellow et al. 2014, algorithm 1, with n_critic critic updates as in WGAN):
 for each of the n_critic real batches, update D on real vs. detached fakes (+ penalty); then one
-generator update on fresh fakes. A variant here is a handful of class attributes.
+generator update on the last critic batch's fakes (as pytorch/examples' DCGAN and compare_gan do,
+saving a generator forward per step). A variant here is a handful of class attributes.
 """
 
 from __future__ import annotations
@@ -69,10 +70,14 @@ class AdversarialGAN(Variant):
     def step(self, batches: list[Batch]) -> dict[str, torch.Tensor | float]:
         G, D = self.nets["G"], self.nets["D"]
         out: dict[str, torch.Tensor | float] = {}
-        for batch in batches:
+        for i, batch in enumerate(batches):
             real = batch["x"]
-            with torch.no_grad():
-                fake = G(self.latent(real.shape[0]))
+            if i == len(batches) - 1:  # the last critic batch's fakes also serve the G step
+                g_fake = G(self.latent(real.shape[0]))
+                fake = g_fake.detach()
+            else:
+                with torch.no_grad():
+                    fake = G(self.latent(real.shape[0]))
             real_out, fake_out = D(real), D(fake)
             d_loss = type(self).d_loss(real_out, fake_out)
             pen = self.penalty(real, fake)
@@ -82,7 +87,7 @@ class AdversarialGAN(Variant):
             self.update("D", d_loss)
             self.after_critic_update()
         self.requires_grad(D, False)
-        g_loss = type(self).g_loss(D(G(self.latent(self.cfg.batch_size))))
+        g_loss = type(self).g_loss(D(g_fake))
         self.update("G", g_loss)
         self.requires_grad(D, True)
         out.update({"loss/d": d_loss.detach(), "loss/g": g_loss.detach(),
@@ -129,6 +134,9 @@ class WGAN(AdversarialGAN):
 class WGANGP(AdversarialGAN):
     Options = PenaltyOptions
     defaults = {"optim": {"g_lr": 1e-4, "d_lr": 1e-4, "beta1": 0.0, "beta2": 0.9}}
+    # Batch norm makes the critic's gradient depend on the whole batch, which the per-example
+    # penalty assumes it does not; layer norm is the paper's replacement (section 4).
+    net_defaults = {"d_norm": "layer"}
     d_loss = staticmethod(losses.d_wasserstein)
     g_loss = staticmethod(losses.g_wasserstein)
 
@@ -141,6 +149,7 @@ class WGANGP(AdversarialGAN):
 class DRAGAN(AdversarialGAN):
     Options = DraganOptions
     defaults = {"optim": {"g_lr": 1e-4, "d_lr": 1e-4, "beta1": 0.5, "beta2": 0.9}}
+    net_defaults = {"d_norm": "none"}  # a per-example critic for the per-example penalty
     d_loss = staticmethod(losses.d_minimax)
     g_loss = staticmethod(losses.g_nonsaturating)
 

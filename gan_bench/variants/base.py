@@ -6,6 +6,8 @@ A variant registers with ``@VARIANTS.register(name, description=...)`` and may d
 
 - ``Options``: a dataclass of its hyperparameters (the ``model`` config section);
 - ``defaults``: config defaults it needs (e.g. RMSProp for WGAN), under the user's config;
+- ``net_defaults``: architecture options it needs, applied where the chosen architecture has
+  them and the user has not set them (e.g. a per-example critic for gradient penalties);
 - ``real_batches(opts)``: how many real batches one generator step consumes (n_critic).
 """
 
@@ -46,6 +48,7 @@ class Variant:
 
     Options: ClassVar[type] = NoOptions
     defaults: ClassVar[dict[str, Any]] = {}
+    net_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, ctx: BuildContext, opts: Any) -> None:
         self.ctx, self.opts, self.cfg = ctx, opts, ctx.cfg
