@@ -7,9 +7,7 @@ report; they are listed where the content would have been.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 import gan_bench
+from gan_bench import atomic
 from gan_bench.report._figures import (
     color_map,
     eval_curves,
@@ -85,20 +84,7 @@ def write_report(
         wall_seconds: total suite wall time, shown in the header.
     """
     page = build_report_html(title, leaderboard, runs, references, notes=notes, wall_seconds=wall_seconds)
-    out_html = Path(out_html)
-    out_html.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_html.parent, prefix=f".{out_html.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, out_html)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out_html
+    return atomic.write_text(out_html, page)
 
 
 class _FigureSink:

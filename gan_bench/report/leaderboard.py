@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from gan_bench.train import atomic
+from gan_bench import atomic
 
 ID_COLUMNS = ["variant", "dataset", "arch", "budget"]
 

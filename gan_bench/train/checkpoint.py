@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from gan_bench.train.atomic import atomic_write
+from gan_bench.atomic import atomic_write
 
 LATEST = "latest.pt"
 FINAL = "final.pt"

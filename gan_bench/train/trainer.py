@@ -33,7 +33,7 @@ from gan_bench.budget import Consumed
 from gan_bench.config import ConfigError, to_dict
 from gan_bench.data.base import ArrayDataset, load_dataset
 from gan_bench.registry import METRICS
-from gan_bench.train import atomic
+from gan_bench import atomic
 from gan_bench.train.checkpoint import FINAL, LATEST, load_checkpoint, save_checkpoint
 from gan_bench.train.environment import environment_record, resolve_device, seed_everything
 from gan_bench.train.resolve import ResolvedRun

@@ -22,6 +22,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; results are meant to be shared
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -30,8 +31,14 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Atomically write ``text`` to ``path``."""
-    return atomic_write(path, lambda tmp: tmp.write_text(text))
+    """Atomically write ``text`` (UTF-8) to ``path``."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
