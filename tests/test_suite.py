@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gan_bench.config import ConfigError
-from gan_bench.suite import load_suite, run_suite, scaled_budget
+from gan_bench.suite import load_suite, scaled_budget
 
 SUITE = """
 name: tiny

@@ -266,7 +266,9 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pyt
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(report_html.os, "replace", boom)
+    import gan_bench.atomic
+
+    monkeypatch.setattr(gan_bench.atomic.os, "replace", boom)
     with pytest.raises(OSError):
         write_report(out, "T", make_board([("gan-ns", "ring8")]), [], [])
     assert out.read_text() == "old report"

@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from gan_bench.train.atomic import read_jsonl
+from gan_bench.atomic import read_jsonl
 from gan_bench.train.checkpoint import load_checkpoint
 from gan_bench.train.resolve import resolve
 from gan_bench.train.trainer import Trainer
