@@ -49,16 +49,20 @@ def check_claim(claim: Claim, board: pd.DataFrame) -> str:
     source = f" ({claim.source})" if claim.source else ""
     if ours is None:
         return f"Claim{source}: {claim.text} — not checked: no {claim.variant} / {claim.dataset} {claim.metric} in this run."
+    spread = ours[1]
     if claim.than:
         other = _mean_std(board, claim.than, claim.dataset, claim.metric)
         if other is None:
             return f"Claim{source}: {claim.text} — not checked: no {claim.than} / {claim.dataset} in this run."
         reference, described = other[0], f"{claim.than} {_fmt(other)}"
+        spread = max(ours[1], other[1])
     elif claim.value is not None:
         reference, described = claim.value, f"{claim.value:g}"
     else:
         return f"Claim{source}: {claim.text} — not checked: the claim names neither 'than' nor 'value'."
     holds = ours[0] > reference if claim.direction == "higher" else ours[0] < reference
     verdict = "holds in this run" if holds else "does NOT hold in this run"
+    # A gap smaller than the seeds' spread is no evidence either way; say so rather than rank.
+    weak = "; the gap is within one standard deviation" if abs(ours[0] - reference) < spread else ""
     return (f"Claim{source}: {claim.text} — {verdict}: {claim.variant} {claim.metric} = {_fmt(ours)} "
-            f"vs {described} (mean ± std over seeds, {claim.dataset}).")
+            f"vs {described} (mean ± std over seeds, {claim.dataset}){weak}.")

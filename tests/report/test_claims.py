@@ -23,3 +23,15 @@ def test_claim_against_a_value_and_lower_direction():
 def test_missing_rows_are_not_checked():
     assert "not checked" in check_claim(Claim("x", "wgan", "grid25", "modes", than="gan-ns"), BOARD)
     assert "not checked" in check_claim(Claim("x", "gan-ns", "grid25", "modes", than="began"), BOARD)
+
+
+def test_a_gap_within_the_spread_is_flagged():
+    board = pd.DataFrame([
+        {"variant": "gan-ns", "dataset": "grid25", "modes_mean": 20.0, "modes_std": 1.0},
+        {"variant": "gman", "dataset": "grid25", "modes_mean": 20.7, "modes_std": 2.9},
+    ])
+    text = check_claim(Claim("GMAN covers more", "gman", "grid25", "modes", than="gan-ns"), board)
+    assert "holds in this run" in text and "within one standard deviation" in text
+    clear = check_claim(Claim("GMAN covers more", "gman", "grid25", "modes", than="gan-ns"),
+                        board.assign(modes_std=[0.1, 0.1]))
+    assert "within one standard deviation" not in clear
