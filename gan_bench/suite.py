@@ -160,14 +160,20 @@ def resolve_references(names: list[str], suite_path: Path) -> list[Path]:
 
 
 def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: float = 1.0,
-              overrides: tuple[str, ...] = (), progress: bool = True, publish: str | Path | None = None) -> SuiteResult:
+              overrides: tuple[str, ...] = (), progress: bool = True, publish: str | Path | None = None,
+              variants: tuple[str, ...] = ()) -> SuiteResult:
     """Run (or continue) a suite and write ``out/leaderboard.csv`` and ``out/index.html``.
 
-    With ``publish`` (a folder, usually the repo root) the leaderboard is copied to
+    ``variants`` restricts the run to some of the suite's variants. With ``publish`` (a folder, usually the repo root) the leaderboard is copied to
     ``publish/leaderboards/NAME.csv`` and the report to ``publish/reports/NAME/index.html``."""
     started = time.perf_counter()
     suite_path, out = Path(suite_path), Path(out)
     suite = load_suite(suite_path)
+    if variants:
+        unknown = [v for v in variants if v not in suite.variants]
+        if unknown:
+            raise ConfigError(f"--variants: {unknown[0]!r} is not in {suite_path} (it has {', '.join(suite.variants)})")
+        suite.variants = [v for v in suite.variants if v in variants]
     references = resolve_references(suite.references, suite_path)
     runs = plan(suite, suite_path, out, scale, overrides)
     todo = [r for r in runs if read_status(r.run_dir) != "done"]
@@ -199,8 +205,16 @@ def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: flo
     board = aggregate(runs_frame(summaries))
     leaderboard = write_csv(board, out / "leaderboard.csv")
     wall = time.perf_counter() - started
+    deviations = []
+    if scale != 1.0 or overrides or variants:
+        deviations.append(
+            f"This pass deviates from {suite_path.name}: budget {scaled_budget(suite.budget, scale)} "
+            f"(--scale {scale:g} of {suite.budget})"
+            + (f", overrides {' '.join(overrides)}" if overrides else "")
+            + (f", variants limited to {', '.join(variants)}" if variants else "")
+            + ". Compare its numbers with the published ones as a ranking at most.")
     report = _write_report(suite, board, [r.run_dir for r in runs], references, out / "index.html",
-                           _suite_wall_time(out, wall, ran=bool(todo)))
+                           _suite_wall_time(out, wall, ran=bool(todo)), deviations)
 
     if publish is not None:
         root = Path(publish)
@@ -222,10 +236,10 @@ def _suite_wall_time(out: Path, wall: float, ran: bool) -> float:
 
 
 def _write_report(suite: SuiteConfig, board: Any, run_dirs: list[Path], references: list[Path],
-                  out_html: Path, wall: float) -> Path | None:
+                  out_html: Path, wall: float, deviations: list[str]) -> Path | None:
     from gan_bench.report.html import write_report
 
     title = f"gan_bench suite: {suite.name}"
-    notes = ([suite.description] if suite.description else []) + list(suite.notes)
+    notes = deviations + ([suite.description] if suite.description else []) + list(suite.notes)
     notes += [check_claim(claim, board) for claim in suite.claims]
     return write_report(out_html, title, board, run_dirs, read_references(references), notes=notes, wall_seconds=wall)

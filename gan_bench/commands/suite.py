@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="multiply the suite's budget by this factor, e.g. 0.05 for a quick CPU pass (default 1)")
+    p.add_argument("--variants", default="", metavar="A,B",
+                   help="run only these of the suite's variants (comma-separated; default: all)")
     p.add_argument("--publish", metavar="ROOT", nargs="?", const=".", default=None,
                    help="also write ROOT/leaderboards/NAME.csv and ROOT/reports/NAME/index.html (ROOT default: .)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.scale <= 100:
         raise UserError("--scale must be in (0, 100]")
     result = run_suite(args.suite, args.out, jobs=args.jobs, scale=args.scale, overrides=tuple(args.overrides),
-                       progress=not args.no_progress, publish=args.publish)
+                       progress=not args.no_progress, publish=args.publish,
+                       variants=tuple(v for v in args.variants.split(",") if v))
     print(f"suite done: {result.runs} runs ({result.skipped} skipped, {result.failed} not done) "
           f"in {result.wall_seconds:.1f} s wall time")
     print(f"leaderboard: {result.leaderboard}")

@@ -9,20 +9,19 @@ half-written file under the final name.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import urllib.request
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from gan_bench.atomic import atomic_path
 from gan_bench.data.base import DataError
 
 DEFAULT_CACHE_DIR = Path("~/.cache/gan_bench/cache").expanduser()
@@ -81,28 +80,6 @@ def missing_file_error(path: Path, dataset: str, how: str = "") -> DataError:
     return DataError(f"{dataset}: missing {path.name}; put it in {path.parent}{extra}")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_path(dest: Path) -> Iterator[Path]:
-    """A temporary path beside ``dest``; moved onto ``dest`` if the block succeeds, else removed."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-    try:
-        yield tmp
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def download_url(
     url: str,
     dest: Path,
@@ -120,10 +97,11 @@ def download_url(
         with atomic_path(dest) as tmp:
             with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
                 shutil.copyfileobj(response, out, _CHUNK)
-            try:
-                verify_file(tmp, sha256=sha256, md5=md5)
-            except DataError:
-                raise DataError(f"download of {url} has the wrong checksum; not saved as {dest}") from None
+            for algorithm, expected in (("sha256", sha256), ("md5", md5)):
+                actual = file_digest(tmp, algorithm) if expected else None
+                if expected and actual != expected.lower():
+                    raise DataError(f"download of {url} had {algorithm} {actual}, expected {expected}; "
+                                    f"not saved as {dest}")
     except OSError as exc:  # URLError is an OSError
         reason = getattr(exc, "reason", None) or exc.strerror or exc
         raise DataError(f"cannot download {url} to {dest}: {reason}") from None

@@ -20,7 +20,7 @@ def esc(value: Any) -> str:
 def lower_is_better(metric: str) -> bool:
     """True when smaller values of ``metric`` are better."""
     name = metric.lower()
-    return any(name == m or name.startswith(m + "_") for m in LOWER_IS_BETTER)
+    return any(name == m or name.startswith((m + "_", m + "[")) for m in LOWER_IS_BETTER)
 
 
 def direction_label(metric: str) -> str:

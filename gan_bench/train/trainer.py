@@ -88,12 +88,19 @@ def evaluate(variant: Variant, dataset: ArrayDataset, num_samples: int, seed: in
 
 
 def protocol_of(dataset: ArrayDataset, num_samples: int) -> str:
-    """A one-line description of how the run's numbers were measured."""
+    """A one-line description of how the run's numbers were measured.
+
+    A metric's ``protocol`` meta is a string, or a callable of (dataset, num_samples) when the
+    protocol depends on the data."""
     if "means" in dataset.meta:
         return (f"mode coverage (PacGAN): {num_samples} fixed-z samples, nearest mode, "
                 f"high quality within 3 std (std {dataset.meta['std']:g})")
-    return ", ".join(e.meta.get("protocol", e.name) for e in METRICS
-                     if e.meta.get("default") and dataset.spec.kind in e.meta.get("kinds", ()))
+    parts = []
+    for e in METRICS:
+        if e.meta.get("default") and dataset.spec.kind in e.meta.get("kinds", ()):
+            p = e.meta.get("protocol", e.name)
+            parts.append(p(dataset, num_samples) if callable(p) else p)
+    return "; ".join(p for p in parts if p)
 
 
 def _as_float(value: torch.Tensor | float) -> float:
