@@ -51,7 +51,8 @@ def mode_coverage(samples: torch.Tensor, means: torch.Tensor, std: float, thresh
     }
 
 
-@METRICS.register("mode-coverage", kinds=("points",), default=True, keys=("modes", "high_quality_pct", "reverse_kl"))
+@METRICS.register("mode-coverage", kinds=("points",), default=True, keys=("modes", "high_quality_pct", "reverse_kl"),
+                  description="2-D mixtures: modes captured, high-quality %, reverse KL (PacGAN/VEEGAN protocol)")
 def evaluate_mode_coverage(samples: torch.Tensor, dataset: ArrayDataset) -> dict[str, float]:
     """The registered evaluator: reads the mode centres and std from the mixture dataset's meta."""
     if "means" not in dataset.meta:

@@ -65,8 +65,9 @@ def _reference_features(dataset: ArrayDataset, extractor: ClassifierFeatures) ->
 def describe_protocol(dataset: ArrayDataset, num_samples: int) -> str:
     """How :func:`evaluate_classifier_scores` measured ``dataset``'s runs, in one line."""
     if dataset.name == "stacked_mnist":
+        note = "" if num_samples == 26_000 else " (VEEGAN/PacGAN use 26,000 samples)"
         return (f"Stacked MNIST modes: {num_samples} fixed-z samples, each channel classified by "
-                "mnist-classifier, modes of 1000 and KL(p || uniform) (VEEGAN/PacGAN use 26,000 samples)")
+                f"mnist-classifier, modes of 1000 and KL(p || uniform){note}")
     if dataset.name in _DATASETS_WITH_CLASSIFIER:
         p = classifier_spec(dataset.name).protocol
         return (f"{p}: domain FID/KID on the classifier's penultimate features, {num_samples} fixed-z samples "

@@ -10,14 +10,6 @@ from gan_bench.data.base import DataSpec
 from gan_bench.nets.dcgan import DCGAN, DCGANOptions, layout
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small nets run far faster on one thread than on two contended ones (shared CI cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

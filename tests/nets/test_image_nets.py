@@ -24,14 +24,6 @@ CASES = [
 Z = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny nets on a shared 2-core box run ~50x faster on one thread than on two busy ones."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def make(name: str, size: int, channels: int, num_classes: int = 0, **opts: object):
     cls = ARCHITECTURES.get(name)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 
 from gan_bench.data.base import DataSpec
 from gan_bench.nets.infogan import InfoGAN, InfoGANOptions, layout
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small nets run far faster on one thread than on two contended ones (shared CI cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _kinds(module: nn.Module) -> list[str]:

@@ -9,14 +9,6 @@ from torch import nn
 from gan_bench.nets.layers import ConditionalBatchNorm2d, LabelConcat, Projection, norm1d, norm2d
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small nets run far faster on one thread than on two contended ones (shared CI cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_projection_is_the_inner_product_with_the_class_embedding() -> None:
     torch.manual_seed(0)

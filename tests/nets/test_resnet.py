@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -10,14 +9,6 @@ from torch.nn.utils import parametrize
 from gan_bench.data.base import DataSpec
 from gan_bench.nets.resnet import DBlock, GBlock, ResNet, ResNetOptions
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small nets run far faster on one thread than on two contended ones (shared CI cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _weighted(module: nn.Module) -> list[nn.Module]:

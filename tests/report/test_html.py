@@ -15,7 +15,6 @@ from PIL import Image
 
 import gan_bench
 
-from gan_bench.report import html as report_html
 from gan_bench.report._figures import image_grid_png
 from gan_bench.report._references import map_model, prepare_reference
 from gan_bench.report._runs import load_samples
