@@ -101,7 +101,7 @@ def time_gan_bench(args: argparse.Namespace, device: torch.device, out_root: Pat
     resolved = resolve(flags=flags, overrides=overrides)
     stamps: dict[int, float] = {}
 
-    def on_step(step: int) -> None:
+    def on_step(step: int, variant: object) -> None:
         if step in (args.warmup, args.warmup + args.steps):
             _sync(device)
             stamps[step] = time.perf_counter()

@@ -118,13 +118,13 @@ class Trainer:
     """Runs one resolved configuration in ``run_dir``, resuming from its checkpoint if present."""
 
     def __init__(self, resolved: ResolvedRun, run_dir: str | Path, progress: bool = True,
-                 on_step: Callable[[int], None] | None = None) -> None:
+                 on_step: Callable[[int, Variant], None] | None = None) -> None:
         self.resolved = resolved
         self.cfg = resolved.cfg
         self.budget = resolved.budget
         self.run_dir = Path(run_dir)
         self.progress = progress
-        self.on_step = on_step  # test hook: called after every step with the step count
+        self.on_step = on_step  # hook for tests and benchmarks: (steps done, the variant) after every step
 
     # ------------------------------------------------------------------ setup
 
@@ -178,7 +178,6 @@ class Trainer:
         device = resolve_device(cfg.device)
         dataset = load_dataset(cfg.dataset, cfg.split, cfg.data_root or None, cfg.data).to(device)
         variant = build_variant(self.resolved, dataset, device)
-        self.variant_for_tests = variant  # lets on_step hooks in tests reach the nets
         sampler = EpochSampler(len(dataset), seed=cfg.seed)
         n_real = self.resolved.variant.obj.real_batches(self.resolved.model_opts)
         layout = torch.channels_last if cfg.channels_last and dataset.spec.kind == "image" else None
@@ -239,7 +238,7 @@ class Trainer:
                 if used.steps % cfg.checkpoint_every == 0:
                     save_checkpoint(latest, self._state(variant, sampler, used))
                 if self.on_step is not None:
-                    self.on_step(used.steps)
+                    self.on_step(used.steps, variant)
         except Exception as exc:
             atomic.write_text(self.run_dir / "status", f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n")
             raise

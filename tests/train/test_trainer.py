@@ -65,7 +65,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path: Path, variant: str):
     extra = ("checkpoint_every=10",)
     straight = train(tmp_path / "a", variant, budget="30steps", extra=extra)
 
-    def kill_at_25(step: int) -> None:
+    def kill_at_25(step: int, variant) -> None:
         if step == 25:
             raise Killed()
 
@@ -104,18 +104,14 @@ def test_resume_refuses_a_different_config(tmp_path: Path):
 
 def test_divergence_is_recorded(tmp_path: Path):
     # Poison the critic after step 3: the next step's losses are NaN and the run stops there.
-    holder = {}
-
-    def poison(step: int) -> None:
+    def poison(step: int, variant) -> None:
         if step == 3:
             with torch.no_grad():
-                for p in holder["trainer"].variant_for_tests.nets["D"].parameters():
+                for p in variant.nets["D"].parameters():
                     p.fill_(float("nan"))
 
     resolved = resolve(flags={"variant": "gan-ns", "dataset": "ring8", "budget": "20steps"}, overrides=SMALL)
-    trainer = Trainer(resolved, tmp_path / "r", progress=False, on_step=poison)
-    holder["trainer"] = trainer
-    result = trainer.run()
+    result = Trainer(resolved, tmp_path / "r", progress=False, on_step=poison).run()
     assert result.status == "diverged at step 4"
     assert (tmp_path / "r" / "status").read_text().strip() == "diverged at step 4"
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "diverged at step 4"
