@@ -94,7 +94,7 @@ def test_float_to_uint8_matches_save_image(tmp_path):
 
     x = torch.rand(1, 3, 5, 5, generator=torch.Generator().manual_seed(0)) * 2 - 1
     save_image((x + 1) / 2, tmp_path / "s.png")
-    saved = torch.from_numpy(np.asarray(Image.open(tmp_path / "s.png"))).permute(2, 0, 1)
+    saved = torch.from_numpy(np.array(Image.open(tmp_path / "s.png"))).permute(2, 0, 1)
     assert torch.equal(float_to_uint8(x)[0], saved)
 
 

@@ -13,6 +13,8 @@ from gan_bench.metrics.lpips_diversity import build_lpips, conditional_diversity
 from metrics_helpers import DATA
 
 SEED = 7
+# lpips itself asks torchvision for `pretrained=False` nets, which torchvision flags as deprecated
+pytestmark = pytest.mark.filterwarnings("ignore:.*(pretrained|weight enum).*:UserWarning")
 
 
 @pytest.fixture(scope="module")
