@@ -16,7 +16,7 @@ constructor from the same seed) with Adam(2e-4, 0.5, 0.999), the non-saturating 
 The two sides alternate ``--repeats`` times and the median rate of each is reported, which keeps
 the comparison fair when other processes share the CPU.
 
-    python benchmarks/dcgan_throughput.py --steps 200 --threads 1
+    python benchmarks/dcgan_throughput.py --steps 200 --threads 1 --matrix
     python benchmarks/dcgan_throughput.py --device cuda --steps 1000 --amp --channels-last
 """
 
@@ -42,6 +42,7 @@ from gan_bench.config import RunConfig
 from gan_bench.data.base import DataSpec, data_root
 from gan_bench.data.idx import MNIST, read_split
 from gan_bench.nets.dcgan import DCGAN, DCGANOptions
+from gan_bench.train.environment import cpu_has_bf16
 from gan_bench.train.resolve import resolve
 from gan_bench.train.trainer import Trainer
 
@@ -70,7 +71,24 @@ def _sync(device: torch.device) -> None:
 # --------------------------------------------------------------------------- (a) gan_bench
 
 
-def _trainer_overrides(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+@dataclass(frozen=True)
+class Setting:
+    """One gan_bench configuration to time: bfloat16 autocast and/or channels_last."""
+
+    amp: bool = False
+    channels_last: bool = False
+
+    @property
+    def label(self) -> str:
+        parts = (["amp=true"] if self.amp else []) + (["channels_last=true"] if self.channels_last else [])
+        return "gan_bench " + (" ".join(parts) if parts else "(defaults, fp32)")
+
+
+#: ``--matrix``: the defaults, channels_last alone, and the AMP + channels_last setting of the issue's GPU target.
+MATRIX = (Setting(), Setting(channels_last=True), Setting(amp=True, channels_last=True))
+
+
+def _trainer_overrides(args: argparse.Namespace, setting: Setting) -> tuple[list[str], list[str]]:
     """``key=value`` overrides for the gan_bench run, and notes on options the trainer lacks."""
     overrides = [
         f"batch_size={args.batch_size}",
@@ -83,19 +101,20 @@ def _trainer_overrides(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     ]
     notes = []
     fields = RunConfig.__dataclass_fields__
-    for value, key in ((args.amp, "amp"), ("true" if args.channels_last else None, "channels_last")):
-        if value is None:
+    for on, key in ((setting.amp, "amp"), (setting.channels_last, "channels_last")):
+        if not on:
             continue
         if key in fields:
-            overrides.append(f"{key}={value}")
+            overrides.append(f"{key}=true")
         else:
             notes.append(f"gan_bench's RunConfig has no '{key}' option: measured without it")
     return overrides, notes
 
 
-def time_gan_bench(args: argparse.Namespace, device: torch.device, out_root: Path, repeat: int) -> tuple[float, list[str]]:
+def time_gan_bench(args: argparse.Namespace, setting: Setting, device: torch.device, out_root: Path,
+                   tag: str) -> tuple[float, list[str]]:
     """Steps per second of ``Trainer.run`` over ``args.steps`` steps after ``args.warmup``."""
-    overrides, notes = _trainer_overrides(args)
+    overrides, notes = _trainer_overrides(args, setting)
     flags = {"variant": "dcgan", "dataset": "mnist", "arch": "dcgan", "seed": args.seed,
              "budget": f"{args.warmup + args.steps}steps", "device": device.type, "data_root": args.data_root}
     resolved = resolve(flags=flags, overrides=overrides)
@@ -106,7 +125,7 @@ def time_gan_bench(args: argparse.Namespace, device: torch.device, out_root: Pat
             _sync(device)
             stamps[step] = time.perf_counter()
 
-    result = Trainer(resolved, out_root / f"gan_bench_{repeat}", progress=False, on_step=on_step).run()
+    result = Trainer(resolved, out_root / f"gan_bench_{tag}", progress=False, on_step=on_step).run()
     if result.status != "done":
         raise RuntimeError(f"gan_bench run ended with status {result.status!r}")
     return args.steps / (stamps[args.warmup + args.steps] - stamps[args.warmup]), notes
@@ -210,9 +229,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--item", default="tensor", choices=["tensor", "pil"],
                    help="per-item transform of the plain loop's Dataset (pil needs torchvision)")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = leave torch's default)")
-    p.add_argument("--amp", nargs="?", const="true", default=None, metavar="VALUE",
-                   help="ask gan_bench for mixed precision: passes amp=VALUE (default true) if RunConfig has 'amp'")
-    p.add_argument("--channels-last", action="store_true", help="ask gan_bench for channels_last (if the trainer has it)")
+    p.add_argument("--amp", action="store_true", help="gan_bench with amp=true (bfloat16 autocast)")
+    p.add_argument("--channels-last", action="store_true", help="gan_bench with channels_last=true")
+    p.add_argument("--matrix", action="store_true",
+                   help="time gan_bench in three settings (defaults; channels_last; amp + channels_last) against "
+                        "the same plain loop, alternating; ignores --amp/--channels-last")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", default=None, help="default: $GAN_BENCH_DATA, else ~/.cache/gan_bench/data")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -229,30 +250,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     images, labels, _ = read_split(data_root(args.data_root), MNIST, "train")
 
-    ours = Measurement("gan_bench", args.steps)
+    settings = MATRIX if args.matrix else (Setting(args.amp, args.channels_last),)
+    ours = [Measurement(st.label, args.steps) for st in settings]
     plain = Measurement(f"plain (DataLoader, num_workers={args.num_workers}, item={args.item})", args.steps)
     with tempfile.TemporaryDirectory(prefix="dcgan_throughput_") as tmp:
         for r in range(args.repeats):
-            rate, notes = time_gan_bench(args, device, Path(tmp), r)
-            ours.rates.append(rate)
-            ours.notes = notes
+            for st, m in zip(settings, ours):
+                rate, m.notes = time_gan_bench(args, st, device, Path(tmp), f"{r}_{len(m.rates)}_{id(m)}")
+                m.rates.append(rate)
             plain.rates.append(time_plain(args, device, images, labels))
-            print(f"repeat {r + 1}/{args.repeats}: gan_bench {ours.rates[-1]:.2f} steps/s, "
-                  f"plain {plain.rates[-1]:.2f} steps/s", flush=True)
+            rates = ", ".join(f"{m.name} {m.rates[-1]:.2f}" for m in ours)
+            print(f"repeat {r + 1}/{args.repeats}: {rates}, plain {plain.rates[-1]:.2f} steps/s", flush=True)
 
-    ratio = ours.median / plain.median
     print(f"device={device.type} threads={torch.get_num_threads()} batch={args.batch_size} width={args.width} "
           f"z_dim={args.z_dim} steps={args.steps} (+{args.warmup} warm-up) repeats={args.repeats} torch={torch.__version__}")
-    for m in (ours, plain):
-        print(f"  {m.name:<48s} {m.median:8.2f} steps/s  (repeats: {', '.join(f'{x:.2f}' for x in m.rates)})")
-    print(f"  ratio gan_bench / plain: {ratio:.2f}x")
-    for note in ours.notes:
+    for m in (*ours, plain):
+        print(f"  {m.name:<52s} {m.median:8.2f} steps/s  (repeats: {', '.join(f'{x:.2f}' for x in m.rates)})")
+    for m in ours:
+        print(f"  ratio {m.name} / plain: {m.median / plain.median:.2f}x")
+    for note in dict.fromkeys(n for m in ours for n in m.notes):
         print(f"  note: {note}")
     if args.json:
         record: dict[str, Any] = {
             "args": vars(args), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(), "ratio": ratio,
-            "gan_bench": {**asdict(ours), "median": ours.median},
+            "cpu_count": os.cpu_count(), "cpu_bf16": cpu_has_bf16(),
+            "gan_bench": [{**asdict(m), "median": m.median, "ratio": m.median / plain.median} for m in ours],
             "plain": {**asdict(plain), "median": plain.median},
         }
         Path(args.json).write_text(json.dumps(record, indent=2))

@@ -105,7 +105,7 @@ def _run_worker(tool: str, args: argparse.Namespace, dir1: Path, dir2: Path, wei
     ]  # fmt: skip
     if args.no_channels_last:
         cmd.append("--no-channels-last")
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{tool} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

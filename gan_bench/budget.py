@@ -44,7 +44,7 @@ class Budget:
     text: str
 
     @classmethod
-    def parse(cls, text: str) -> "Budget":
+    def parse(cls, text: str) -> Budget:
         """``2000steps`` | ``50kimg`` | ``300s`` | ``5min`` | ``2h``, or a one-line ConfigError."""
         match = _PATTERN.match(str(text).lower())
         if not match or match.group(2) not in _UNITS:

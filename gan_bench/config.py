@@ -15,9 +15,10 @@ import copy
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -78,7 +79,7 @@ class RunConfig:
     log_every: int = field(default=50, metadata=Range(1, None))
     checkpoint_every: int = field(default=500, metadata=Range(1, None))
     sample_every: int = field(default=0, metadata=Range(0, None))
-    amp: bool = False  # bfloat16 autocast around each step (meant for GPUs; no loss scaling needed)
+    amp: bool = False  # bfloat16 autocast around each step (GPUs, and CPUs with AVX512-BF16/AMX; no loss scaling)
     channels_last: bool = False  # NHWC memory layout for image nets and batches (faster convs on GPUs)
     optim: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

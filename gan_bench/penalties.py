@@ -7,7 +7,7 @@ constraint is a projection applied after the optimiser step, not a loss term.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

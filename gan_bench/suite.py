@@ -35,11 +35,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from gan_bench import atomic
 from gan_bench.budget import Budget
 from gan_bench.config import ConfigError, Range, from_mapping, load_yaml
 from gan_bench.report.claims import Claim, check_claim
 from gan_bench.report.leaderboard import aggregate, read_references, runs_frame, write_csv
-from gan_bench import atomic
 from gan_bench.train.resolve import ResolvedRun, resolve
 from gan_bench.train.runs import read_summary
 from gan_bench.train.trainer import Trainer, read_status

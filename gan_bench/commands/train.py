@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stored_budget(run_dir: str) -> str | None:
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     path = Path(run_dir) / "config.yaml"
     return (yaml.safe_load(path.read_text()) or {}).get("budget") if path.exists() else None

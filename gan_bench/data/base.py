@@ -58,7 +58,7 @@ class ArrayDataset:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
-    def to(self, device: torch.device | str) -> "ArrayDataset":
+    def to(self, device: torch.device | str) -> ArrayDataset:
         """Move the whole dataset to ``device`` (it is small enough to live there)."""
         self.x = self.x.to(device)
         if self.y is not None:

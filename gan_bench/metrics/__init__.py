@@ -1,5 +1,12 @@
 """Metrics. Importing this package registers every metric family in ``METRICS``."""
 
-from gan_bench.metrics import mode_coverage  # noqa: F401
-from gan_bench.metrics import frechet, inception_score, kid, lpips_diversity, prdc, stacked_mnist_modes  # noqa: F401
-from gan_bench.metrics import training_eval  # noqa: F401
+from gan_bench.metrics import (  # noqa: F401
+    frechet,
+    inception_score,
+    kid,
+    lpips_diversity,
+    mode_coverage,
+    prdc,
+    stacked_mnist_modes,
+    training_eval,
+)

@@ -33,7 +33,7 @@ from gan_bench.metrics.features import (
     extract_features,
 )
 from gan_bench.metrics.frechet import gaussian_statistics
-from gan_bench.metrics.inputs import RunInput, ImageInput, resolve_input
+from gan_bench.metrics.inputs import ImageInput, RunInput, resolve_input
 from gan_bench.metrics.stacked_mnist_modes import PROTOCOL_SAMPLES
 from gan_bench.registry import METRICS, Entry
 

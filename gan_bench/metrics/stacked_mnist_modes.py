@@ -14,7 +14,6 @@ asked for); any other count is recorded and warned about.
 
 from __future__ import annotations
 
-
 import torch
 
 from gan_bench.metrics.errors import MetricsInputError

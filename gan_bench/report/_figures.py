@@ -11,7 +11,7 @@ import base64
 import io
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

@@ -139,7 +139,7 @@ def render_references(references: list[pd.DataFrame], board: pd.DataFrame) -> st
         name = str(frame.attrs.get("name") or f"reference table {i + 1}")
         try:
             parts.append(_render_frame(name, prepare_reference(frame), board, our_variants, our_datasets))
-        except Exception as err:  # noqa: BLE001 - one odd CSV must not cost the whole report
+        except Exception as err:
             parts.append(f"<h3>{esc(name)}</h3><p class='problem'>Could not render this table: "
                          f"{esc(type(err).__name__)}: {esc(err)}</p>")
     return "".join(parts)

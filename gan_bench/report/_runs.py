@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -182,7 +183,7 @@ def load_samples(path: Path) -> tuple[Samples | None, str | None]:
                 return None, f"{SAMPLES.as_posix()} has no array 'x'"
             x = np.asarray(npz["x"])
             modes = np.asarray(npz["modes"]) if "modes" in npz.files else None
-    except Exception as err:  # noqa: BLE001 - any corrupt file must degrade to a message
+    except Exception as err:
         return None, f"{SAMPLES.as_posix()} unreadable ({type(err).__name__})"
     if x.ndim == 2 and x.shape[1] == 2:
         if modes is not None and not (modes.ndim == 2 and modes.shape[1] == 2):

@@ -40,6 +40,7 @@ from gan_bench.report._format import (
 )
 from gan_bench.report._references import render_references
 from gan_bench.report._runs import RunData, group_runs, load_run, load_samples
+from gan_bench.report.rankings import compare_rankings, render_rankings
 
 __all__ = ["write_report", "build_report_html", "metric_names"]
 
@@ -120,6 +121,7 @@ def build_report_html(
         ("leaderboard", "Leaderboard", _guard(lambda: _section_leaderboard(board, metrics))),
         ("metrics", "Metrics", _guard(lambda: _section_metrics(board, metrics, colors, sink))),
         ("published", "Published results", _guard(lambda: render_references(references or [], board))),
+        ("rankings", "Rankings: ours vs published", _guard(lambda: _section_rankings(references or [], board))),
         ("runs", "Samples and training curves", _guard(lambda: _section_runs(groups, orphans, sink))),
         ("notes", "Notes", _guard(lambda: _section_notes(notes))),
     ]
@@ -142,11 +144,17 @@ def build_report_html(
     )
 
 
+def _section_rankings(references: list[pd.DataFrame], board: pd.DataFrame) -> str:
+    comparisons = [c for i, ref in enumerate(references)
+                   for c in compare_rankings(ref, board, str(ref.attrs.get("name") or f"reference table {i + 1}"))]
+    return render_rankings(comparisons)
+
+
 def _guard(render: Any) -> str:
     """Run one section renderer; a bug in it costs that section, not the report."""
     try:
         return render()
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         return f'<p class="problem">This section could not be rendered: {esc(type(err).__name__)}: {esc(err)}</p>'
 
 
@@ -253,7 +261,7 @@ def _section_metrics(board: pd.DataFrame, metrics: list[str], colors: dict[str, 
     for m in metrics:
         try:
             fig = metric_bar_chart(board, m, colors)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             parts.append(f"<div class='card'><p class='problem'>{esc(m)}: chart failed ({esc(type(err).__name__)}: {esc(err)})</p></div>")
             continue
         if fig is None:
@@ -275,7 +283,7 @@ def _section_runs(groups: dict[tuple[str, str], list[RunData]], orphans: list[Ru
     )
     parts = [f"<p class='index'>{index}</p>"] if groups else []
     for (variant, dataset), members in groups.items():
-        parts.append(_guard(lambda: _render_group(variant, dataset, members, sink)))
+        parts.append(_guard(lambda v=variant, d=dataset, m=members: _render_group(v, d, m, sink)))
     if orphans:
         rows = [[f'<code class="wrap">{esc(r.path)}</code>',
                  f'<span class="wrap">{esc("; ".join(r.problems) or "variant/dataset unknown")}</span>'] for r in orphans]

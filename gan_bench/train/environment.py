@@ -25,6 +25,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN has native bfloat16 kernels on this CPU (AVX512-BF16 or AMX).
+
+    ``amp=true`` on a CPU without them is emulated and slower than fp32.
+    """
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # private op: absent in some builds
+        return False
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's and torch's global generators (network initialisation uses them)."""
     random.seed(seed)
@@ -60,6 +71,8 @@ def environment_record(device: torch.device, seed: int) -> dict[str, Any]:
         "git_sha": git_sha(),
         "seed": seed,
     }
+    if device.type == "cpu":
+        record["cpu"] = {"capability": torch.backends.cpu.get_cpu_capability(), "bf16": cpu_has_bf16()}
     if device.type == "cuda":
         record["cuda"] = {"name": torch.cuda.get_device_name(device), "version": torch.version.cuda}
     return record

@@ -9,9 +9,10 @@ before anything is written; errors name the key and where it was set.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from gan_bench.budget import Budget
 from gan_bench.config import ConfigError, Layers, RunConfig, from_mapping, load_yaml, parse_override, set_dotted

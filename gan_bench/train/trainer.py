@@ -20,22 +20,23 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import yaml
 from tqdm import tqdm
 
+from gan_bench import atomic
 from gan_bench.budget import Consumed
 from gan_bench.config import ConfigError, to_dict
 from gan_bench.data.base import ArrayDataset, load_dataset
 from gan_bench.registry import METRICS
-from gan_bench import atomic
 from gan_bench.train.checkpoint import FINAL, LATEST, load_checkpoint, save_checkpoint
-from gan_bench.train.environment import environment_record, resolve_device, seed_everything
+from gan_bench.train.environment import cpu_has_bf16, environment_record, resolve_device, seed_everything
 from gan_bench.train.resolve import ResolvedRun
 from gan_bench.train.sampler import EpochSampler
 from gan_bench.variants.base import BuildContext, Variant
@@ -180,6 +181,9 @@ class Trainer:
         variant = build_variant(self.resolved, dataset, device)
         sampler = EpochSampler(len(dataset), seed=cfg.seed)
         n_real = self.resolved.variant.obj.real_batches(self.resolved.model_opts)
+        if cfg.amp and device.type == "cpu" and not cpu_has_bf16():
+            log.warning("amp=true on a CPU without native bfloat16 (AVX512-BF16/AMX): autocast is emulated "
+                        "and usually slower than fp32")
         layout = torch.channels_last if cfg.channels_last and dataset.spec.kind == "image" else None
         if layout is not None:
             variant.nets.to(memory_format=layout)

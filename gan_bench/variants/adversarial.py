@@ -8,8 +8,9 @@ saving a generator forward per step). A variant here is a handful of class attri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
 

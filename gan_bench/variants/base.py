@@ -13,8 +13,9 @@ A variant registers with ``@VARIANTS.register(name, description=...)`` and may d
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import torch
 from torch import nn

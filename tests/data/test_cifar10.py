@@ -13,7 +13,6 @@ from gan_bench.data.base import DataError, load_dataset
 from gan_bench.data.cifar10 import Cifar10Options, load_cifar10
 
 
-
 def _write_batch(path: Path, n: int, label: int) -> np.ndarray:
     rng = np.random.default_rng(label)
     data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)

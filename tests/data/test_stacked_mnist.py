@@ -10,7 +10,6 @@ from gan_bench.data.base import load_dataset
 from gan_bench.data.stacked_mnist import StackedMnistOptions
 
 
-
 def test_deterministic_per_seed_and_labels_match_the_channels(data_root: Path) -> None:
     opts = {"num_examples": 4000, "seed": 3, "verify": False}
     a = load_dataset("stacked_mnist", "train", data_root, opts)

@@ -28,7 +28,7 @@ def _copy_subset(data_root: Path, dest: Path, names: list[str], with_csv: bool =
     for name in names:
         shutil.copy(data_root / "utkface" / "crop_part1" / name, folder / name)
     sums = (data_root / "utkface" / "SHA256SUMS").read_text().splitlines()
-    (dest / "utkface" / "SHA256SUMS").write_text("\n".join(l for l in sums if l.split()[-1] in names) + "\n")
+    (dest / "utkface" / "SHA256SUMS").write_text("\n".join(line for line in sums if line.split()[-1] in names) + "\n")
     if with_csv:
         rows = (data_root / "utkface" / "labels.csv").read_text().splitlines()
         keep = [rows[0]] + [r for r in rows[1:] if r.split(",")[0] in names]

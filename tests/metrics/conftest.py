@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from metrics_helpers import mnist, write_pngs
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from metrics_helpers import mnist
 
 from gan_bench.metrics.classifiers import (
     CLASSIFIERS,
@@ -19,7 +20,6 @@ from gan_bench.metrics.classifiers import (
 )
 from gan_bench.metrics.errors import MetricsInputError
 from gan_bench.metrics.weights import PACKAGE_WEIGHTS_DIR
-from metrics_helpers import mnist
 
 SHIPPED = sorted(p.stem for p in PACKAGE_WEIGHTS_DIR.glob("*.safetensors"))
 

@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from metrics_helpers import mnist
 
 from gan_bench.cli import main
 from gan_bench.metrics.family import MetricOptions
 from gan_bench.metrics.features import ClassifierFeatures
 from gan_bench.metrics.harness import HarnessConfig, compute_metrics
-from metrics_helpers import mnist
 
 ALL_KEYS = ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage")
 

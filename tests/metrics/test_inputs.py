@@ -9,11 +9,11 @@ import types
 import numpy as np
 import pytest
 import torch
+from metrics_helpers import DATA, mnist, write_pngs
 from PIL import Image
 
 from gan_bench.metrics.errors import MetricsInputError
 from gan_bench.metrics.inputs import ArrayInput, FolderInput, RunInput, float_to_uint8, resolve_input
-from metrics_helpers import DATA, mnist, write_pngs
 
 
 def collect(inp, batch_size=7):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from metrics_helpers import DATA
 
 from gan_bench.metrics.errors import WeightsMissingError
 from gan_bench.metrics.inputs import ArrayInput
 from gan_bench.metrics.lpips_diversity import build_lpips, conditional_diversity, unconditional_diversity
-from metrics_helpers import DATA
 
 SEED = 7
 # lpips itself asks torchvision for `pretrained=False` nets, which torchvision flags as deprecated

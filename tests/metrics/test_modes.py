@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from metrics_helpers import mnist
 
 from gan_bench.metrics.stacked_mnist_modes import mode_coverage, mode_ids
-from metrics_helpers import mnist
 
 
 def one_hot_logits(digits: np.ndarray) -> torch.Tensor:
@@ -35,8 +35,8 @@ def test_shipped_classifier_counts_real_stacked_digits():
     """Stack 3000 real test digits into 1000 three-channel samples: the harness's mode of each equals
     the mode of its true labels for >= 97% of samples, and the counts agree."""
     from gan_bench.metrics import weights as W
-    from gan_bench.metrics.features import CHANNEL_LOGITS, ClassifierFeatures
     from gan_bench.metrics.classifiers import CLASSIFIERS
+    from gan_bench.metrics.features import CHANNEL_LOGITS, ClassifierFeatures
 
     x, y = mnist("test")
     rng = np.random.default_rng(0)
@@ -73,9 +73,10 @@ def test_shipped_mnist_classifier_is_reproduced_by_its_command(tmp_path):
     import json
     import shlex
 
+    from metrics_helpers import DATA
+
     from gan_bench.cli import main
     from gan_bench.metrics.weights import PACKAGE_WEIGHTS_DIR
-    from metrics_helpers import DATA
 
     record = json.loads((PACKAGE_WEIGHTS_DIR / "mnist-classifier.json").read_text())
     argv = shlex.split(record["command"])[1:]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from metrics_helpers import rel
 
 from gan_bench.metrics.family import MetricOptions
 from gan_bench.metrics.harness import HarnessConfig, compute_metrics
-from metrics_helpers import rel
 
 KID_SUBSETS, KID_SUBSET_SIZE = 50, 12
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from metrics_helpers import mnist
 
 from gan_bench.metrics import prdc as P
-from metrics_helpers import mnist
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from metrics_helpers import mnist, rel
 
 from gan_bench.metrics.frechet import frechet_distance, frechet_distance_from_features, gaussian_statistics
 from gan_bench.metrics.inception_score import inception_score
 from gan_bench.metrics.kid import kernel_distance
-from metrics_helpers import mnist, rel
 
 
 def projected(images: np.ndarray, dim: int, seed: int = 0) -> np.ndarray:

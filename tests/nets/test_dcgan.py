@@ -10,7 +10,6 @@ from gan_bench.data.base import DataSpec
 from gan_bench.nets.dcgan import DCGAN, DCGANOptions, layout
 
 
-
 def _count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

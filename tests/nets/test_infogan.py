@@ -9,7 +9,6 @@ from gan_bench.data.base import DataSpec
 from gan_bench.nets.infogan import InfoGAN, InfoGANOptions, layout
 
 
-
 def _kinds(module: nn.Module) -> list[str]:
     """Leaf layer types in order (the parameter-free label input of an unconditional G left out)."""
     leaves = [m for m in module.modules() if m is not module and not list(m.children())]

@@ -9,7 +9,6 @@ from torch import nn
 from gan_bench.nets.layers import ConditionalBatchNorm2d, LabelConcat, Projection, norm1d, norm2d
 
 
-
 def test_projection_is_the_inner_product_with_the_class_embedding() -> None:
     torch.manual_seed(0)
     proj = Projection(num_classes=4, features=6, out_dim=3)

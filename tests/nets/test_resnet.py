@@ -10,7 +10,6 @@ from gan_bench.data.base import DataSpec
 from gan_bench.nets.resnet import DBlock, GBlock, ResNet, ResNetOptions
 
 
-
 def _weighted(module: nn.Module) -> list[nn.Module]:
     return [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
 

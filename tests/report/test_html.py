@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 import gan_bench
-
 from gan_bench.report._figures import image_grid_png
 from gan_bench.report._references import map_model, prepare_reference
 from gan_bench.report._runs import load_samples
@@ -308,7 +307,7 @@ def test_sample_array_layouts(tmp_path: Path) -> None:
     np.savez(run / "samples" / "final.npz", x=x)
     samples, problem = load_samples(run)
     assert problem is None and samples is not None and samples.kind == "images"
-    png, used, size = image_grid_png(samples.x)
+    _png, used, size = image_grid_png(samples.x)
     assert used == 10 and size == (4 * 16 + 5 * 2, 3 * 16 + 4 * 2)
     np.savez(run / "samples" / "final.npz", x=np.zeros((5, 3), np.float32))
     assert load_samples(run) == (None, "samples/final.npz: unsupported sample array shape (5, 3)")

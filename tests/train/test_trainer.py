@@ -9,6 +9,7 @@ import yaml
 
 from gan_bench.atomic import read_jsonl
 from gan_bench.train.checkpoint import load_checkpoint
+from gan_bench.train.environment import cpu_has_bf16
 from gan_bench.train.resolve import resolve
 from gan_bench.train.trainer import Trainer
 
@@ -129,3 +130,6 @@ def test_amp_and_channels_last_options_train(tmp_path: Path, data_root: Path):
                        overrides=["data.num_examples=64", "eval.num_samples=16", "amp=true", "channels_last=true"])
     result = Trainer(resolved, tmp_path / "r", progress=False).run()
     assert result.status == "done" and result.consumed.steps == 2
+    env = json.loads((tmp_path / "r" / "env.json").read_text())
+    # env.json says whether bfloat16 was native here: an amp timing means nothing without it
+    assert env["cpu"]["bf16"] is cpu_has_bf16() and env["cpu"]["capability"]
