@@ -85,16 +85,20 @@ def compare_rankings(reference: pd.DataFrame, board: pd.DataFrame, name: str = "
     if not {"model", "dataset"} <= set(ref.columns) or not {"variant", "dataset"} <= set(board.columns):
         return []
     our_variants = sorted(board["variant"].astype(str).unique())
+    # Numbers measured under different protocols (one table may quote two papers) are never ranked together.
+    protocols = ref["protocol"].astype(str) if "protocol" in ref.columns else pd.Series("", index=ref.index)
     out: list[RankComparison] = []
     for metric, std_col in value_columns(ref):
         value_col = f"{metric}_mean" if std_col else metric
-        for dataset in dict.fromkeys(ref["dataset"].dropna().astype(str)):
-            ours_ds = board[board["dataset"].astype(str) == dataset]
-            theirs_ds = ref[ref["dataset"].astype(str) == dataset]
-            for our_col in _our_columns(board, metric):
-                rows = _pairs(theirs_ds, ours_ds, our_variants, value_col, std_col, our_col)
-                if len(rows) >= MIN_MODELS:
-                    out.append(_compare(name, dataset, metric, our_col, pd.DataFrame(rows)))
+        for protocol in dict.fromkeys(protocols):
+            block = ref[protocols == protocol]
+            for dataset in dict.fromkeys(block["dataset"].dropna().astype(str)):
+                ours_ds = board[board["dataset"].astype(str) == dataset]
+                theirs_ds = block[block["dataset"].astype(str) == dataset]
+                for our_col in _our_columns(board, metric):
+                    rows = _pairs(theirs_ds, ours_ds, our_variants, value_col, std_col, our_col)
+                    if len(rows) >= MIN_MODELS:
+                        out.append(_compare(name, dataset, metric, our_col, pd.DataFrame(rows)))
     return out
 
 

@@ -68,3 +68,11 @@ def test_report_section_escapes_names():
     assert 'id="rankings"' in page and "Spearman rho = +1.00" in page
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;.csv" in page
     assert "<b>mnist</b>" not in page
+
+
+def test_rows_under_different_protocols_are_not_ranked_together():
+    other = REFERENCE.assign(protocol="another paper", fid_mean=[60.0, 70.0, 50.0, 40.0, 1.0])
+    ours = board({"wgan": 100.0, "gan-ns": 300.0, "lsgan": 200.0, "began": 400.0})
+    first, second = compare_rankings(pd.concat([REFERENCE, other], ignore_index=True), ours)
+    assert list(first.table["theirs"]) == [6.7, 6.8, 7.8, 13.1]
+    assert list(second.table["variant"]) == ["began", "lsgan", "gan-ns", "wgan"]
