@@ -20,7 +20,9 @@ from it; a larger --budget continues a finished run.
 examples:
   gan-bench train --variant wgan-gp --dataset grid25 --budget 2000steps --seed 0 --out runs/wgp
   gan-bench train --variant gan-ns --dataset ring8 --budget 50kimg --out runs/ns model.n_critic=2
-  gan-bench train --variant dcgan --dataset mnist --budget 300s --device cuda --out runs/dcgan"""
+  gan-bench train --variant dcgan --dataset mnist --budget 300s --device cuda --out runs/dcgan
+  gan-bench train --variant dcgan --dataset mnist --budget 3000steps --out runs/bf16 amp=true channels_last=true
+    (amp: bfloat16 autocast, on GPUs and on CPUs with AVX512-BF16/AMX)"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
