@@ -146,7 +146,9 @@ def describe(cmp: RankComparison) -> str:
     if pd.isna(cmp.spearman):
         agreement = "cannot be correlated (one side ranks every model equal)"
     else:
-        strength = "agree" if cmp.spearman >= 0.5 else "barely agree" if cmp.spearman > 0 else "disagree"
+        rho = cmp.spearman
+        strength = ("agree" if rho >= 0.5 else "agree weakly" if rho > 0.2 else
+                    "show no relation" if rho >= -0.2 else "disagree")
         significant = "significant" if cmp.spearman_p < 0.05 else "not significant"
         agreement = (f"{strength}: Spearman rho = {cmp.spearman:+.2f} (p = {cmp.spearman_p:.2g}, {significant} "
                      f"at 5% with {cmp.n} models), Kendall tau = {cmp.kendall:+.2f} (p = {cmp.kendall_p:.2g})")
