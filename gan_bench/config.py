@@ -63,6 +63,34 @@ class EvalConfig:
 
 
 @dataclass
+class EMAConfig:
+    """An exponential moving average of the generator(s), used for sampling and saved in checkpoints.
+
+    ``decay`` 0 turns it off (the default, so runs without it are unchanged); BigGAN and StyleGAN2
+    use 0.999-0.9999. Before step ``start`` the average copies the live weights."""
+
+    decay: float = field(default=0.0, metadata=Range(0.0, 1.0))
+    start: int = field(default=0, metadata=Range(0, None))
+
+
+@dataclass
+class ScheduleConfig:
+    """A learning-rate schedule over the budget, as a factor of each optimiser's initial rate.
+
+    The factor is a function of the fraction of the budget consumed, so it means the same under a
+    step, image or wall-clock budget and resumes exactly: ``constant`` (1), ``linear`` (1 until
+    ``start``, then linearly to ``final`` at the end: CycleGAN's decay over the second half is
+    start=0.5 final=0), ``cosine`` (from ``start`` down to ``final``) and ``step`` (times ``gamma``
+    at each fraction in ``milestones``)."""
+
+    name: str = field(default="constant", metadata=Choice("constant", "linear", "cosine", "step"))
+    start: float = field(default=0.0, metadata=Range(0.0, 1.0))
+    final: float = field(default=0.0, metadata=Range(0.0, 1.0))
+    milestones: list[float] = field(default_factory=list)
+    gamma: float = field(default=0.1, metadata=Range(0.0, 1.0))
+
+
+@dataclass
 class RunConfig:
     """One training run, fully resolved."""
 
@@ -83,6 +111,8 @@ class RunConfig:
     channels_last: bool = False  # NHWC memory layout for image nets and batches (faster convs on GPUs)
     optim: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    ema: EMAConfig = field(default_factory=EMAConfig)
+    lr_schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     model: dict[str, Any] = field(default_factory=dict)
     net: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
