@@ -69,19 +69,25 @@ class Budget:
         return used.seconds >= self.amount
 
     def batch_sizes(self, used: Consumed, num_batches: int, batch_size: int) -> list[int]:
-        """Sizes of the ``num_batches`` real batches the next step draws.
+        """Sizes of the real batches the next step draws (``num_batches`` of them, or fewer at the
+        very end).
 
-        Full batches, except under an image budget whose remainder is smaller than one step: then
-        the remainder is split as evenly as possible so that the run ends on exactly the budget.
+        Full batches, except under an image budget near its end, where the run must stop on exactly
+        the budget: the remainder is split as evenly as possible. No batch is ever smaller than
+        two examples (batch norm cannot train on one): a full step that would leave a remainder too
+        small for that takes the remainder now (its batches one or two examples larger), and a last
+        step with fewer than two examples per batch draws fewer batches.
         """
         full = [batch_size] * num_batches
         if self.unit != "images":
             return full
         remaining = int(self.amount) - used.images
-        if remaining >= batch_size * num_batches:
+        step = batch_size * num_batches
+        if remaining >= step and (remaining - step == 0 or remaining - step >= 2 * num_batches):
             return full
-        base, extra = divmod(remaining, num_batches)
-        return [s for s in (base + (i < extra) for i in range(num_batches)) if s > 0]
+        count = max(1, min(num_batches, remaining // 2))
+        base, extra = divmod(remaining, count)
+        return [base + (i < extra) for i in range(count)]
 
     def fraction(self, used: Consumed) -> float:
         """How much of the budget is used, in [0, 1] (for progress bars)."""

@@ -2,7 +2,8 @@
 
 Every pluggable piece of gan_bench registers itself here under a lowercase, hyphenated name,
 the way BasicSR does: ``@VARIANTS.register("wgan-gp")``. The trainer, the suite and the CLI only
-ever look things up by name, so adding a variant never touches them.
+ever look things up by name, so adding a variant never touches them; a user's own file or package
+registers the same way (see :mod:`gan_bench.plugins`).
 """
 
 from __future__ import annotations
@@ -39,11 +40,14 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
 
     def register(self, name: str, **meta: Any) -> Callable[[T], T]:
-        """Decorator: register ``obj`` under ``name`` with optional metadata."""
+        """Decorator: register ``obj`` under ``name`` with optional metadata (an implementation may
+        take the place of a name registered as planned; any other name is registered once)."""
 
         def deco(obj: T) -> T:
-            if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            if name in self._entries and not self._entries[name].meta.get("planned"):
+                where = getattr(obj, "__module__", "")
+                raise ValueError(f"{self.kind} {name!r} is registered twice"
+                                 + (f" (again in {where})" if where else ""))
             self._entries[name] = Entry(name, obj, dict(meta))
             return obj
 
@@ -98,3 +102,6 @@ def _load_builtins() -> None:
     _loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
+    from gan_bench.plugins import load_entry_points
+
+    load_entry_points()  # installed packages' own variants, after the built-ins

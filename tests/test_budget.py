@@ -28,7 +28,25 @@ def test_image_budget_shrinks_the_last_step_to_land_exactly():
     # n_critic = 3 critic batches of 64: remainder 50 split evenly
     assert b.batch_sizes(Consumed(images=200), 3, 64) == [17, 17, 16]
     assert b.batch_sizes(Consumed(images=0), 3, 64) == [64, 64, 64]
-    assert b.batch_sizes(Consumed(images=248), 3, 64) == [1, 1]
+    # two images left for three critic batches: one batch of two, never batches of one
+    assert b.batch_sizes(Consumed(images=248), 3, 64) == [2]
+
+
+def test_no_batch_of_one_at_the_end_of_an_image_budget():
+    # 1001 images in batches of 100: the tenth step takes 101 rather than leaving a batch of one
+    b = Budget.parse("1001img")
+    assert b.batch_sizes(Consumed(images=800), 1, 100) == [100]
+    assert b.batch_sizes(Consumed(images=900), 1, 100) == [101]
+    # every step of a run ends on the budget exactly, each batch of at least two
+    for n_real in (1, 3, 5):
+        for total in (1001, 1234, 997, 10):
+            budget, used, sizes = Budget.parse(f"{total}img"), Consumed(), []
+            while not budget.exhausted(used):
+                step = budget.batch_sizes(used, n_real, 64)
+                sizes += step
+                used.images += sum(step)
+            assert used.images == total
+            assert min(sizes) >= 2, (n_real, total, sizes)
 
 
 def test_exhausted():

@@ -37,7 +37,7 @@ def test_suite_runs_skips_done_and_publishes(tmp_path: Path, run_cli):
     out = tmp_path / "out"
     code, stdout, _ = run_cli("suite", suite, "--out", out, "--jobs", "2", "--no-progress", "--publish", tmp_path / "pub")
     assert code == 0, stdout
-    assert "wall time" in stdout and "6 runs (0 skipped" in stdout
+    assert "wall time" in stdout and "6 runs (0 reused, 0 resumed, 6 new; 0 diverged, 0 failed)" in stdout
 
     board = pd.read_csv(out / "leaderboard.csv")
     assert sorted(board["variant"]) == ["gan-ns", "mad-gan"]
@@ -53,7 +53,7 @@ def test_suite_runs_skips_done_and_publishes(tmp_path: Path, run_cli):
 
     # A second invocation finds every run done and only rebuilds the tables.
     code, stdout, _ = run_cli("suite", suite, "--out", out, "--no-progress")
-    assert code == 0 and "6 skipped" in stdout
+    assert code == 0 and "6 reused" in stdout
     assert pd.read_csv(out / "leaderboard.csv").equals(board)
 
 
@@ -63,10 +63,10 @@ def test_suite_resumes_after_a_kill(tmp_path: Path, run_cli):
     out = tmp_path / "out"
     assert run_cli("suite", suite, "--out", out, "--no-progress")[0] == 0
     # Simulate a killed suite: one run never finished.
-    victim = out / "runs" / "gan-ns__ring8__s1"
+    (victim,) = (out / "runs").glob("gan-ns__ring8__s1__*")
     (victim / "status").write_text("running\n")
     code, stdout, _ = run_cli("suite", suite, "--out", out, "--no-progress")
-    assert code == 0 and "2 skipped" in stdout
+    assert code == 0 and "2 reused, 1 resumed, 0 new" in stdout
 
 
 @pytest.mark.parametrize("change,needle", [

@@ -7,14 +7,20 @@ import argparse
 NAME = "suite"
 HELP = "run a benchmark suite (variants x datasets x seeds) and write its leaderboard and report"
 DESCRIPTION = """Run a benchmark suite file (see baselines/*.yaml): every variant x dataset x seed
-under the suite's budget, in parallel worker processes with --jobs. Runs already done are skipped,
-so a killed suite continues where it stopped. Writes OUT/runs/<variant>__<dataset>__s<seed>/,
-OUT/leaderboard.csv (mean and std over seeds) and OUT/index.html (self-contained, opens offline),
-and prints the suite's wall time.
+under the suite's budget, in parallel worker processes with --jobs. Writes
+OUT/runs/<variant>__<dataset>__s<seed>__<config hash>/, OUT/leaderboard.csv (mean and std over
+seeds) and OUT/index.html (self-contained, opens offline), and prints the suite's wall time.
+
+A rerun reuses the runs that finished with exactly the same resolved config (budget, --scale and
+overrides included), resumes interrupted ones and trains the rest, and says which; folders of
+other configurations are left untouched and never reported. A killed suite continues where it
+stopped. OUT is locked while the suite runs: a second suite on it exits with code 2. Diverged runs
+are shown as such and left out of the means; the exit code is 1 only when a run failed.
 
 examples:
   gan-bench suite baselines/quickstart.yaml --out runs/quickstart --jobs 2 --publish .
-  gan-bench suite baselines/lucic2018.yaml --out runs/lucic --scale 0.05 --jobs 2"""
+  gan-bench suite baselines/lucic2018.yaml --out runs/lucic --scale 0.05 --jobs 2
+  gan-bench suite my_suite.yaml --plugin my_gan.py --out runs/mine   (your variant beside the zoo)"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run only these of the suite's variants (comma-separated; default: all)")
     p.add_argument("--publish", metavar="ROOT", nargs="?", const=".", default=None,
                    help="also write ROOT/leaderboards/NAME.csv and ROOT/reports/NAME/index.html (ROOT default: .)")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a Python file registering your own variant etc. (also `plugins:` in the suite file)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides applied to every run")
 
@@ -41,9 +49,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--scale must be in (0, 100]")
     result = run_suite(args.suite, args.out, jobs=args.jobs, scale=args.scale, overrides=tuple(args.overrides),
                        progress=not args.no_progress, publish=args.publish,
-                       variants=tuple(v for v in args.variants.split(",") if v))
-    print(f"suite done: {result.runs} runs ({result.skipped} skipped, {result.failed} not done) "
-          f"in {result.wall_seconds:.1f} s wall time")
+                       variants=tuple(v for v in args.variants.split(",") if v), plugins=tuple(args.plugin))
+    trained = result.runs - result.skipped
+    print(f"suite done: {result.runs} runs ({result.skipped} reused, {result.resumed} resumed, "
+          f"{trained - result.resumed} new; {result.diverged} diverged, {result.failed} failed) "
+          f"in {result.wall_seconds:.1f} s wall time"
+          + (f"; {result.stale} folders of other configurations untouched" if result.stale else ""))
     print(f"leaderboard: {result.leaderboard}")
     if result.report is not None:
         print(f"report: {result.report}")

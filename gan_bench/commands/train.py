@@ -13,16 +13,25 @@ defaults, --config files, the flags below, then KEY=VALUE overrides (dotted keys
 e.g. optim.g_lr=1e-4 model.n_critic=5 net.width=256 eval.num_samples=2500.
 Every key is validated before anything is written: a bad key or value exits with code 2.
 
-The run directory gets config.yaml, env.json, status, metrics.jsonl, checkpoints/, samples/ and
-summary.json. If --out already holds a checkpoint of the same configuration, training resumes
-from it; a larger --budget continues a finished run.
+The run directory gets run.json (what it holds), config.yaml, env.json, status, metrics.jsonl,
+checkpoints/, samples/ and summary.json. If --out already holds a checkpoint of the same
+configuration, training resumes from it; a larger --budget continues a finished run. A folder that
+holds another run (another variant, dataset, seed or setting), or that another process is
+writing, is refused with exit code 2, and nothing in it is changed. A run whose losses or weights
+become non-finite stops as "diverged at step N", keeping its last finite checkpoint (exit 1).
+
+Your own variant (or architecture, dataset, metric) in a Python file registers with the same
+decorators as the built-in ones and runs the same way with --plugin FILE (see docs/plugins.md).
 
 examples:
   gan-bench train --variant wgan-gp --dataset grid25 --budget 2000steps --seed 0 --out runs/wgp
   gan-bench train --variant gan-ns --dataset ring8 --budget 50kimg --out runs/ns model.n_critic=2
   gan-bench train --variant dcgan --dataset mnist --budget 300s --device cuda --out runs/dcgan
   gan-bench train --variant dcgan --dataset mnist --budget 3000steps --out runs/bf16 amp=true channels_last=true
-    (amp: bfloat16 autocast, on GPUs and on CPUs with AVX512-BF16/AMX)"""
+    (amp: bfloat16 autocast, on GPUs and on CPUs with AVX512-BF16/AMX)
+  gan-bench train --plugin my_gan.py --variant my-gan --dataset mnist --budget 2000steps --out runs/mine
+  gan-bench train --variant dcgan --dataset mnist --budget 5000steps --out runs/ema ema.decay=0.999 \
+      lr_schedule.name=linear lr_schedule.start=0.5   (EMA generator for sampling; LR decay over the second half)"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,21 +44,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help="folder with one subfolder per dataset (default $GAN_BENCH_DATA or ~/.cache/gan_bench/data)")
     p.add_argument("--config", action="append", default=[], metavar="YAML", help="config file; may be repeated, later files win")
     p.add_argument("--out", required=True, help="run directory to create or resume")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a Python file registering your own variant/architecture/dataset/metric; may be repeated")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
 
 
 def run(args: argparse.Namespace) -> int:
+    from gan_bench.plugins import load_plugins
     from gan_bench.train.resolve import resolve
-    from gan_bench.train.trainer import Trainer, read_status
+    from gan_bench.train.trainer import Trainer
 
+    plugins = load_plugins(args.plugin)
     flags = {"variant": args.variant, "dataset": args.dataset, "arch": args.arch, "budget": args.budget,
              "seed": args.seed, "device": args.device, "data_root": args.data_root}
+    if args.budget is None:  # continuing a folder without --budget keeps its recorded budget
+        flags["budget"] = _stored_budget(args.out)
     resolved = resolve(args.config, flags, args.overrides)
-    if read_status(args.out) == "done" and (args.budget is None or resolved.budget.text == _stored_budget(args.out)):
-        print(f"{args.out}: already done (nothing to do)")
-        return 0
-    result = Trainer(resolved, args.out, progress=not args.no_progress).run()
+    result = Trainer(resolved, args.out, progress=not args.no_progress, plugins=plugins).run()
+    if result.reused:
+        print(f"{args.out}: already {result.status} at budget {resolved.budget.text} (nothing to do)")
+        return 0 if result.status == "done" else 1
     metrics = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
     print(f"{result.run_dir}: {result.status}; steps={result.consumed.steps} images={result.consumed.images} "
           f"seconds={result.consumed.seconds:.1f} {metrics}".rstrip())
@@ -62,4 +77,9 @@ def _stored_budget(run_dir: str) -> str | None:
     import yaml
 
     path = Path(run_dir) / "config.yaml"
-    return (yaml.safe_load(path.read_text()) or {}).get("budget") if path.exists() else None
+    try:
+        stored = yaml.safe_load(path.read_text()) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # the trainer's identity check reports a corrupt folder
+    budget = stored.get("budget") if isinstance(stored, dict) else None
+    return budget if isinstance(budget, str) else None

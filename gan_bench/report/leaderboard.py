@@ -31,8 +31,9 @@ def runs_frame(summaries: Iterable[dict[str, Any]]) -> pd.DataFrame:
 def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and sample std (ddof=1; NaN for a single seed) over seeds, per variant x dataset.
 
-    Every run with metrics counts, diverged ones included (their collapse is part of the result);
-    ``status`` says how many of the seeds finished as done."""
+    Only runs that finished as ``done`` enter the means: a diverged run has no trustworthy final
+    state (its last finite checkpoint is not the budget's). ``status`` says how many seeds
+    finished, ``diverged`` how many diverged (the report shows them)."""
     if runs.empty:
         return pd.DataFrame(columns=ID_COLUMNS + ["seeds"])
     fixed = set(ID_COLUMNS) | {"seed", "status", "protocol", "steps", "images", "seconds", "wall_seconds"}
@@ -40,11 +41,15 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     out = []
     for key, group in runs.groupby(ID_COLUMNS, sort=True, dropna=False):
         row: dict[str, Any] = dict(zip(ID_COLUMNS, key))
-        done = int((group["status"] == "done").sum())
+        finished = group["status"] == "done"
+        done = int(finished.sum())
+        diverged = int(group["status"].astype(str).str.startswith("diverged").sum())
+        scored = group[finished]
         row.update({
             "seeds": len(group),
             "seed_list": " ".join(str(int(s)) for s in sorted(group["seed"].dropna())),
-            "status": f"{done}/{len(group)} done",
+            "status": f"{done}/{len(group)} done" + (f", {diverged} diverged" if diverged else ""),
+            "diverged": diverged,
             "protocol": group["protocol"].iloc[0],
             "steps_mean": group["steps"].mean(),
             "images_mean": group["images"].mean(),
@@ -52,7 +57,7 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
             "wall_seconds_mean": group["wall_seconds"].mean(),
         })
         for m in metric_cols:
-            values = pd.to_numeric(group[m], errors="coerce")
+            values = pd.to_numeric(scored[m], errors="coerce")
             row[f"{m}_mean"] = values.mean()
             row[f"{m}_std"] = values.std(ddof=1)
         out.append(row)

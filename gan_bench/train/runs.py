@@ -13,11 +13,13 @@ import yaml
 
 from gan_bench.config import ConfigError
 from gan_bench.data.base import load_dataset
-from gan_bench.train.checkpoint import FINAL, LATEST, load_checkpoint
+from gan_bench.plugins import load_plugins
+from gan_bench.train.checkpoint import FINAL, LATEST, CheckpointError, load_checkpoint
 from gan_bench.train.environment import resolve_device
+from gan_bench.train.identity import read_identity
 from gan_bench.train.resolve import resolve
 from gan_bench.train.trainer import build_variant
-from gan_bench.variants.base import Variant
+from gan_bench.variants.base import Sample, Variant
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -43,6 +45,11 @@ class RunHandle:
     def sample_batches(self, n: int, batch_size: int = 250, seed: int = 0) -> Iterator[torch.Tensor]:
         """``n`` generated samples in batches (images: float NCHW in [-1, 1]), from a z seeded by
         ``seed``; nothing is written to disk."""
+        for sample in self.variant.sample(n, seed, batch_size):
+            yield sample.x
+
+    def samples(self, n: int, batch_size: int = 250, seed: int = 0) -> Iterator[Sample]:
+        """Like :meth:`sample_batches`, with the conditions each batch was generated for."""
         yield from self.variant.sample(n, seed, batch_size)
 
 
@@ -56,15 +63,25 @@ def open_run(run_dir: str | Path, device: str = "cpu") -> RunHandle:
         ckpt = run_dir / "checkpoints" / LATEST
     if not ckpt.exists():
         raise ConfigError(f"{run_dir} has no checkpoint (checkpoints/{FINAL} or {LATEST})")
-    stored = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    try:
+        stored = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise ConfigError(f"{run_dir / 'config.yaml'} is corrupt (not the YAML gan-bench wrote)") from None
+    if not isinstance(stored, dict):
+        raise ConfigError(f"{run_dir / 'config.yaml'} is corrupt (not a mapping)")
+    recorded = read_identity(run_dir) or {}
+    load_plugins(recorded.get("plugins") or [])
     stored["device"] = device
     resolved = resolve(extra_layers=[(stored, f"in {run_dir / 'config.yaml'}")])
     cfg = resolved.cfg
     dataset = load_dataset(cfg.dataset, cfg.split, cfg.data_root or None, cfg.data)
     variant = build_variant(resolved, dataset, resolve_device(device))
     state = load_checkpoint(ckpt)
-    variant.nets.load_state_dict(state["nets"])
-    variant.load_extra_state(state.get("extra", {}))
+    try:
+        variant.nets.load_state_dict(state["nets"])
+        variant.load_extra_state(state.get("extra", {}))
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{ckpt} does not match {run_dir / 'config.yaml'}: {str(exc).splitlines()[0]}") from None
     variant.nets.eval()
     return RunHandle(run_dir, variant, int(state["consumed"]["steps"]))
 

@@ -7,16 +7,19 @@ returns, evaluates on a fixed z, checkpoints atomically and resumes from the las
 Run directory::
 
     config.yaml        resolved configuration
+    run.json           what the folder holds: variant, dataset, arch, seed, budget, config hashes
     env.json           package versions, device, git sha, seed
     status             running | done | diverged at step N | failed: reason
+    .lock              held by the one process writing the folder
     metrics.jsonl      {"kind": "train"|"eval", "step", "images_seen", "seconds", ...} per row
-    checkpoints/       latest.pt (periodic) and final.pt
+    checkpoints/       latest.pt (periodic, always finite) and final.pt
     samples/           final.npz (x: float32 points or uint8 NHWC images; modes for mixtures)
     summary.json       variant, dataset, seed, budget, status, consumed, final metrics, protocol
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -31,21 +34,22 @@ import yaml
 from tqdm import tqdm
 
 from gan_bench import atomic
-from gan_bench.budget import Consumed
+from gan_bench.budget import Budget, Consumed
 from gan_bench.config import ConfigError, to_dict
 from gan_bench.data.base import ArrayDataset, load_dataset
 from gan_bench.registry import METRICS
-from gan_bench.train.checkpoint import FINAL, LATEST, load_checkpoint, save_checkpoint
+from gan_bench.train import identity
+from gan_bench.train.checkpoint import FINAL, LATEST, CheckpointError, load_checkpoint, save_checkpoint
 from gan_bench.train.environment import cpu_has_bf16, environment_record, resolve_device, seed_everything
+from gan_bench.train.lock import FolderLock
 from gan_bench.train.resolve import ResolvedRun
 from gan_bench.train.sampler import EpochSampler
-from gan_bench.variants.base import BuildContext, Variant
+from gan_bench.variants.base import BuildContext, Sample, Variant
 
 log = logging.getLogger("gan_bench.train")
 
 # Keys that may change between an interrupted run and its resumption.
-RESUMABLE_CHANGES = {"budget", "device", "data_root", "log_every", "checkpoint_every", "sample_every",
-                     "amp", "channels_last"}
+RESUMABLE_CHANGES = identity.RESUMABLE
 SAMPLE_IMAGES = 64  # images kept in samples/*.npz for reports
 
 
@@ -58,6 +62,7 @@ class RunResult:
     consumed: Consumed
     metrics: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    reused: bool = False  # the folder already held this finished run; nothing was trained
 
 
 def read_status(run_dir: Path) -> str | None:
@@ -72,20 +77,29 @@ def build_variant(resolved: ResolvedRun, dataset: ArrayDataset, device: torch.de
     seed_everything(cfg.seed)
     arch = resolved.arch.obj(dataset.spec, resolved.net_opts)
     noise = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    ctx = BuildContext(spec=dataset.spec, arch=arch, cfg=cfg, device=device, noise=noise)
+    ctx = BuildContext(spec=dataset.spec, arch=arch, cfg=cfg, device=device, noise=noise, data=dataset)
     return resolved.variant.obj(ctx, resolved.model_opts)
 
 
-def evaluate(variant: Variant, dataset: ArrayDataset, num_samples: int, seed: int) -> tuple[dict[str, float], torch.Tensor]:
-    """Every default metric registered for the dataset's kind, on samples from a fixed z."""
-    samples = torch.cat(list(variant.sample(num_samples, seed))).cpu()
+def evaluate(variant: Variant, dataset: ArrayDataset, num_samples: int, seed: int) -> tuple[dict[str, float], Sample]:
+    """Every default metric registered for the dataset's kind, on samples from a fixed z, plus the
+    variant's own scores.
+
+    A metric's ``requires`` names dataset meta it needs (a mixture's modes); its ``needs`` names
+    :class:`Sample` fields (``y`` for class accuracy): such a metric gets the whole sample and runs
+    only when the sample has them; every other metric gets the generated tensor."""
+    sample = Sample.cat(variant.sample(num_samples, seed, data=dataset)).cpu()
     results: dict[str, float] = {}
     for entry in METRICS:
         if entry.meta.get("default") and dataset.spec.kind in entry.meta.get("kinds", ()):
             if entry.meta.get("requires") and not all(k in dataset.meta for k in entry.meta["requires"]):
                 continue
-            results.update(entry.obj(samples, dataset))
-    return results, samples
+            needs = entry.meta.get("needs", ())
+            if needs and not sample.has(*needs):
+                continue
+            results.update(entry.obj(sample if needs else sample.x, dataset))
+    results.update(variant.own_metrics())
+    return results, sample
 
 
 def protocol_of(dataset: ArrayDataset, num_samples: int) -> str:
@@ -108,6 +122,12 @@ def _as_float(value: torch.Tensor | float) -> float:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
+def nets_are_finite(variant: Variant) -> bool:
+    """True when every parameter and buffer is finite (one device sync)."""
+    flags = [t.isfinite().all() for t in (*variant.nets.parameters(), *variant.nets.buffers()) if t.is_floating_point()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
 def _samples_array(samples: torch.Tensor, kind: str) -> np.ndarray:
     if kind == "image":
         imgs = samples[:SAMPLE_IMAGES].clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
@@ -119,30 +139,35 @@ class Trainer:
     """Runs one resolved configuration in ``run_dir``, resuming from its checkpoint if present."""
 
     def __init__(self, resolved: ResolvedRun, run_dir: str | Path, progress: bool = True,
-                 on_step: Callable[[int, Variant], None] | None = None) -> None:
+                 on_step: Callable[[int, Variant], None] | None = None, plugins: list[str] | None = None) -> None:
         self.resolved = resolved
         self.cfg = resolved.cfg
         self.budget = resolved.budget
         self.run_dir = Path(run_dir)
         self.progress = progress
+        self.plugins = list(plugins or [])  # recorded in run.json so the folder can be reopened
         self.on_step = on_step  # hook for tests and benchmarks: (steps done, the variant) after every step
 
     # ------------------------------------------------------------------ setup
 
-    def _check_same_run(self) -> None:
-        path = self.run_dir / "config.yaml"
-        if not path.exists():
-            return
-        old = yaml.safe_load(path.read_text()) or {}
-        new = to_dict(self.cfg)
-        differing = sorted(k for k in set(old) | set(new)
-                           if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
-        if differing:
-            raise ConfigError(
-                f"{self.run_dir} holds a run with a different {differing[0]!r} "
-                f"({old.get(differing[0])!r} there, {new.get(differing[0])!r} now); use another --out",
-                differing[0],
-            )
+    def _finished(self) -> RunResult | None:
+        """The folder's result when it already holds this run finished under this budget.
+
+        A finished run asked for a smaller budget, or one in other units, cannot be reached from
+        its checkpoint: refused rather than relabelled."""
+        status = read_status(self.run_dir)
+        summary_path = self.run_dir / "summary.json"
+        if status is None or not (status == "done" or status.startswith("diverged")) or not summary_path.exists():
+            return None
+        summary = json.loads(summary_path.read_text())
+        used = Consumed(**summary["consumed"])
+        if summary.get("budget") == self.budget.text or status.startswith("diverged"):
+            return RunResult(self.run_dir, status, used, summary.get("metrics") or {}, 0.0, reused=True)
+        old = Budget.parse(summary["budget"]) if summary.get("budget") else None
+        if old is None or old.unit != self.budget.unit or self.budget.exhausted(used):
+            raise ConfigError(f"{self.run_dir} holds this run finished at budget {summary.get('budget')!r}; "
+                              f"budget {self.budget.text!r} cannot be reached from it (use another --out)", "budget")
+        return None  # a larger budget continues the run
 
     def _state(self, variant: Variant, sampler: EpochSampler, used: Consumed) -> dict[str, Any]:
         state: dict[str, Any] = {
@@ -153,29 +178,59 @@ class Trainer:
             "sampler": sampler.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "noise": variant.ctx.noise.get_state()},
             "variant": self.cfg.variant,
+            "resume_hash": identity.resume_hash(self.cfg),
+            "device": variant.device.type,
         }
         if torch.cuda.is_available() and variant.device.type == "cuda":
             state["rng"]["cuda"] = torch.cuda.get_rng_state(variant.device)
         return state
 
-    def _restore(self, state: dict[str, Any], variant: Variant, sampler: EpochSampler) -> Consumed:
-        variant.nets.load_state_dict(state["nets"])
-        for name, opt in variant.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        variant.load_extra_state(state.get("extra", {}))
-        sampler.load_state_dict(state["sampler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        variant.ctx.noise.set_state(state["rng"]["noise"])
-        if "cuda" in state["rng"] and variant.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], variant.device)
-        return Consumed(**state["consumed"])
+    def _restore(self, path: Path, variant: Variant, sampler: EpochSampler) -> Consumed:
+        state = load_checkpoint(path)
+        if state.get("variant") != self.cfg.variant or state.get("resume_hash", identity.resume_hash(self.cfg)) != identity.resume_hash(self.cfg):
+            raise CheckpointError(f"{path} is a checkpoint of another run (variant {state.get('variant')!r}); "
+                                  "use another --out")
+        try:
+            variant.nets.load_state_dict(state["nets"])
+            for name, opt in variant.optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
+            variant.load_extra_state(state.get("extra", {}))
+            sampler.load_state_dict(state["sampler"])
+            torch.set_rng_state(state["rng"]["torch"])
+            used = Consumed(**state["consumed"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path} does not match this run: {str(exc).splitlines()[0]}; use another --out") from None
+        if state.get("device", variant.device.type) == variant.device.type:
+            variant.ctx.noise.set_state(state["rng"]["noise"])
+            if "cuda" in state["rng"] and variant.device.type == "cuda":
+                torch.cuda.set_rng_state(state["rng"]["cuda"], variant.device)
+        else:
+            # A generator's state is device-specific: continue with a fresh stream seeded by the step.
+            variant.ctx.noise.manual_seed(self.cfg.seed + 1 + used.steps)
+            log.warning("%s: resumed on %s from a %s checkpoint; the noise stream restarts at step %d, so the "
+                        "continuation is not bitwise equal to an uninterrupted run", self.run_dir,
+                        variant.device.type, state.get("device"), used.steps)
+        return used
 
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> RunResult:
-        """Train until the budget is used up (or the run diverges); returns the outcome."""
+        """Train until the budget is used up (or the run diverges); returns the outcome.
+
+        Refuses (ConfigError, nothing written) a folder that holds another run or is being
+        written by another process; returns at once when the folder already holds this run
+        finished (``reused``)."""
+        identity.check_same_run(self.run_dir, self.cfg)
+        finished = self._finished()
+        if finished is not None:
+            return finished
+        with FolderLock(self.run_dir, f"training {self.cfg.variant}/{self.cfg.dataset}/s{self.cfg.seed}"):
+            identity.check_same_run(self.run_dir, self.cfg)  # another writer may have finished meanwhile
+            finished = self._finished()
+            return finished if finished is not None else self._train()
+
+    def _train(self) -> RunResult:
         cfg = self.cfg
-        self._check_same_run()
         device = resolve_device(cfg.device)
         dataset = load_dataset(cfg.dataset, cfg.split, cfg.data_root or None, cfg.data).to(device)
         variant = build_variant(self.resolved, dataset, device)
@@ -191,15 +246,19 @@ class Trainer:
         ckpt_dir = self.run_dir / "checkpoints"
         used = Consumed()
         latest = ckpt_dir / LATEST
+        metrics_path = self.run_dir / "metrics.jsonl"
         if latest.exists():
-            used = self._restore(load_checkpoint(latest), variant, sampler)  # optimisers move state to the params' device
+            used = self._restore(latest, variant, sampler)  # optimisers move state to the params' device
             log.info("resuming %s from step %d", self.run_dir, used.steps)
             # Rows logged after the checkpoint will be produced again.
-            rows = [r for r in atomic.read_jsonl(self.run_dir / "metrics.jsonl") if r.get("step", 0) <= used.steps]
-            atomic.write_jsonl(self.run_dir / "metrics.jsonl", rows)
+            rows = [r for r in atomic.read_jsonl(metrics_path) if r.get("step", 0) <= used.steps]
+            atomic.write_jsonl(metrics_path, rows)
+        elif metrics_path.exists():
+            atomic.write_jsonl(metrics_path, [])  # killed before its first checkpoint: starts over
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic.write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        identity.write_identity(self.run_dir, cfg, self.plugins)
         atomic.write_json(self.run_dir / "env.json", environment_record(device, cfg.seed))
         atomic.write_text(self.run_dir / "status", "running\n")
         wall_start = time.perf_counter()
@@ -209,6 +268,9 @@ class Trainer:
                    disable=not self.progress, leave=False, bar_format="{l_bar}{bar}| {n:.0f}/{total} [{elapsed}<{remaining}]")
         bar.update(100 * self.budget.fraction(used))
         check_every_step = device.type == "cpu"  # a float() per step would stall a GPU
+        # Seconds mean GPU work done only if the clock waits for it; other budgets sync at log steps.
+        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        sync_every_step = self.budget.unit == "seconds"
         try:
             while not self.budget.exhausted(used):
                 t0 = time.perf_counter()
@@ -217,29 +279,35 @@ class Trainer:
                 if layout is not None:
                     batches = [{**b, "x": b["x"].contiguous(memory_format=layout)} for b in batches]
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
-                    out = variant.step(batches)
+                    out = variant.train_step(batches, used.steps, self.budget.fraction(used))
+                log_now = (used.steps + 1) % cfg.log_every == 0
+                if sync_every_step or log_now:
+                    sync()
                 before = self.budget.fraction(used)
                 used.steps += 1
                 used.images += sum(sizes)
                 used.seconds += time.perf_counter() - t0
                 bar.update(100 * (self.budget.fraction(used) - before))
 
-                log_now = used.steps % cfg.log_every == 0 or self.budget.exhausted(used)
+                log_now = log_now or self.budget.exhausted(used)
                 if check_every_step or log_now:
                     values = {k: _as_float(v) for k, v in out.items()}
                     bad = [k for k, v in values.items() if k.startswith("loss/") and not math.isfinite(v)]
                     if bad:
                         status = f"diverged at step {used.steps}"
-                        log.warning("%s: %s is %s", status, bad[0], values[bad[0]])
+                        log.warning("%s: %s: %s is %s", self.run_dir, status, bad[0], values[bad[0]])
                         break
                     if log_now:
-                        atomic.append_jsonl(self.run_dir / "metrics.jsonl",
-                                            {"kind": "train", **self._counters(used), **values})
+                        atomic.append_jsonl(metrics_path, {"kind": "train", **self._counters(used), **values})
                 if cfg.eval.every and used.steps % cfg.eval.every == 0 and not self.budget.exhausted(used):
                     self._evaluate(variant, dataset, used, final=False)
                 if cfg.sample_every and used.steps % cfg.sample_every == 0:
                     self._save_samples(variant, dataset, f"step_{used.steps:07d}.npz")
                 if used.steps % cfg.checkpoint_every == 0:
+                    if not nets_are_finite(variant):  # never replace the last finite state
+                        status = f"diverged at step {used.steps}"
+                        log.warning("%s: %s: non-finite weights", self.run_dir, status)
+                        break
                     save_checkpoint(latest, self._state(variant, sampler, used))
                 if self.on_step is not None:
                     self.on_step(used.steps, variant)
@@ -249,16 +317,23 @@ class Trainer:
         finally:
             bar.close()
 
-        state = self._state(variant, sampler, used)
-        save_checkpoint(latest, state)
+        if status == "done" and not nets_are_finite(variant):
+            status = f"diverged at step {used.steps}"
+        metrics: dict[str, float] = {}
         if status == "done":
+            state = self._state(variant, sampler, used)
+            save_checkpoint(latest, state)
             save_checkpoint(ckpt_dir / FINAL, state)
-        metrics = self._evaluate(variant, dataset, used, final=True)
+            metrics = self._evaluate(variant, dataset, used, final=True)
+        else:
+            # latest.pt keeps the last finite state; a diverged run is scored nowhere.
+            atomic.append_jsonl(metrics_path, {"kind": "diverged", **self._counters(used)})
         wall = time.perf_counter() - wall_start
         atomic.write_json(self.run_dir / "summary.json", {
             "variant": cfg.variant, "dataset": cfg.dataset, "arch": cfg.arch, "seed": cfg.seed,
             "budget": self.budget.text, "status": status, "consumed": asdict(used), "metrics": metrics,
             "protocol": protocol_of(dataset, cfg.eval.num_samples), "wall_seconds": wall,
+            "config_hash": identity.config_hash(cfg),
         })
         atomic.write_text(self.run_dir / "status", status + "\n")
         log.info("%s: %s after %d steps, %d images, %.1f s", self.run_dir, status, used.steps, used.images, used.seconds)
@@ -270,18 +345,20 @@ class Trainer:
         return {"step": used.steps, "images_seen": used.images, "seconds": round(used.seconds, 4)}
 
     def _evaluate(self, variant: Variant, dataset: ArrayDataset, used: Consumed, final: bool) -> dict[str, float]:
-        metrics, samples = evaluate(variant, dataset, self.cfg.eval.num_samples, self.cfg.eval.seed)
+        metrics, sample = evaluate(variant, dataset, self.cfg.eval.num_samples, self.cfg.eval.seed)
         atomic.append_jsonl(self.run_dir / "metrics.jsonl", {"kind": "eval", **self._counters(used), **metrics})
         if final:
-            self._write_samples(samples, dataset, "final.npz")
+            self._write_samples(sample, dataset, "final.npz")
         return metrics
 
     def _save_samples(self, variant: Variant, dataset: ArrayDataset, name: str) -> None:
         n = SAMPLE_IMAGES if dataset.spec.kind == "image" else self.cfg.eval.num_samples
-        self._write_samples(torch.cat(list(variant.sample(n, self.cfg.eval.seed))).cpu(), dataset, name)
+        self._write_samples(Sample.cat(variant.sample(n, self.cfg.eval.seed, data=dataset)).cpu(), dataset, name)
 
-    def _write_samples(self, samples: torch.Tensor, dataset: ArrayDataset, name: str) -> None:
-        arrays = {"x": _samples_array(samples, dataset.spec.kind)}
+    def _write_samples(self, sample: Sample, dataset: ArrayDataset, name: str) -> None:
+        arrays = {"x": _samples_array(sample.x, dataset.spec.kind)}
+        if sample.y is not None:
+            arrays["y"] = sample.y[: len(arrays["x"])].numpy().astype(np.int64)
         if "means" in dataset.meta:
             arrays["modes"] = dataset.meta["means"].numpy().astype(np.float32)
         atomic.atomic_write(self.run_dir / "samples" / name, lambda tmp: _savez(tmp, arrays))
