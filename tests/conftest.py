@@ -36,3 +36,23 @@ def run_cli(capsys: pytest.CaptureFixture[str]):
         return code, captured.out, captured.err
 
     return _run
+
+
+class Interrupted(Exception):
+    """Raised by :func:`interrupt_at`'s hook: a run stopped abruptly after some step."""
+
+
+@pytest.fixture
+def interrupt_at():
+    """``interrupt_at(n)`` -> a trainer ``on_step`` hook raising :class:`Interrupted` after step n
+    (the exception class is ``interrupt_at.error``)."""
+
+    def hook_for(n: int):
+        def hook(step, variant):
+            if step == n:
+                raise Interrupted(f"interrupted after step {n}")
+
+        return hook
+
+    hook_for.error = Interrupted
+    return hook_for

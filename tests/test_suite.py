@@ -73,12 +73,18 @@ def test_suite_resumes_after_a_kill(tmp_path: Path, run_cli):
     ("seeds: [0, 1, 2]", "seeds: [0, 1]"),
     ("variants: [gan-ns, mad-gan]", "variants: [gan-ns, nope]"),
     ("name: tiny", "name: tiny\nbogus: 1"),
+    ("name: tiny", "name: ../escaped"),
+    ("name: tiny", "name: /tmp/escaped"),
+    ("variants: [gan-ns, mad-gan]", "variants: []"),
+    ("references: [mode_coverage_2d.csv]", "references: [/etc/passwd]"),
+    ("references: [mode_coverage_2d.csv]", "references: [../../secrets.csv]"),
 ])
 def test_bad_suites_exit_2_and_write_nothing(tmp_path: Path, run_cli, change, needle):
     suite = write(tmp_path, SUITE.replace(change, needle))
-    code, _, stderr = run_cli("suite", suite, "--out", tmp_path / "out", "--no-progress")
+    code, _, stderr = run_cli("suite", suite, "--out", tmp_path / "out", "--no-progress", "--publish", tmp_path / "pub")
     assert code == 2 and len(stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "pub").exists()
+    assert not Path("/tmp/escaped").exists() and not (tmp_path.parent / "escaped").exists()
 
 
 def test_load_suite_messages(tmp_path: Path):

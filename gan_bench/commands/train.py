@@ -21,7 +21,7 @@ writing, is refused with exit code 2, and nothing in it is changed. A run whose 
 become non-finite stops as "diverged at step N", keeping its last finite checkpoint (exit 1).
 
 Your own variant (or architecture, dataset, metric) in a Python file registers with the same
-decorators as the built-in ones and runs the same way with --plugin FILE (see docs/plugins.md).
+decorators as the built-in ones and runs the same way with --plugin FILE (see docs/variants.md).
 
 examples:
   gan-bench train --variant wgan-gp --dataset grid25 --budget 2000steps --seed 0 --out runs/wgp

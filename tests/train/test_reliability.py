@@ -80,17 +80,10 @@ def test_sigkill_at_a_random_step_then_resume_is_bitwise_equal(tmp_path: Path, v
     assert steps == list(range(1, total + 1)), f"killed at {kill_at}: {steps}"
 
 
-def test_killed_before_the_first_checkpoint_logs_each_step_once(tmp_path: Path):
-    class Killed(Exception):
-        pass
-
-    def die(step, variant):
-        if step == 3:
-            raise Killed
-
+def test_killed_before_the_first_checkpoint_logs_each_step_once(tmp_path: Path, interrupt_at):
     extra = [*MIX, "log_every=1", "checkpoint_every=100"]
-    with pytest.raises(Killed):
-        train(tmp_path / "r", "gan-ns", "ring8", "6steps", extra, on_step=die)
+    with pytest.raises(interrupt_at.error):
+        train(tmp_path / "r", "gan-ns", "ring8", "6steps", extra, on_step=interrupt_at(3))
     assert len(read_jsonl(tmp_path / "r" / "metrics.jsonl")) == 3
     train(tmp_path / "r", "gan-ns", "ring8", "6steps", extra)
     steps = [r["step"] for r in read_jsonl(tmp_path / "r" / "metrics.jsonl") if r["kind"] == "train"]
@@ -132,20 +125,12 @@ def test_a_smaller_budget_on_a_finished_run_is_refused(tmp_path: Path, run_cli):
     assert code == 0 and json.loads((out / "summary.json").read_text())["consumed"]["steps"] == 8
 
 
-def test_a_checkpoint_of_another_variant_is_refused(tmp_path: Path, run_cli):
+def test_a_checkpoint_of_another_variant_is_refused(tmp_path: Path, run_cli, interrupt_at):
     other = tmp_path / "other"
     train(other, "lsgan", "ring8", "4steps", MIX)
     run = tmp_path / "r"
-
-    class Killed(Exception):
-        pass
-
-    def die(step, variant):
-        if step == 2:
-            raise Killed
-
-    with pytest.raises(Killed):
-        train(run, "gan-ns", "ring8", "4steps", [*MIX, "checkpoint_every=1"], on_step=die)
+    with pytest.raises(interrupt_at.error):
+        train(run, "gan-ns", "ring8", "4steps", [*MIX, "checkpoint_every=1"], on_step=interrupt_at(2))
     (run / "checkpoints" / "latest.pt").write_bytes((other / "checkpoints" / "latest.pt").read_bytes())
     before = tree_hashes(run)
     code, _, err = run_cli("train", "--variant", "gan-ns", "--dataset", "ring8", "--budget", "4steps", "--out", run,
@@ -154,18 +139,10 @@ def test_a_checkpoint_of_another_variant_is_refused(tmp_path: Path, run_cli):
     assert tree_hashes(run) == before
 
 
-def test_resuming_on_another_device_continues_with_a_fresh_noise_stream(tmp_path: Path, caplog):
+def test_resuming_on_another_device_continues_with_a_fresh_noise_stream(tmp_path: Path, caplog, interrupt_at):
     run = tmp_path / "r"
-
-    class Killed(Exception):
-        pass
-
-    def die(step, variant):
-        if step == 2:
-            raise Killed
-
-    with pytest.raises(Killed):
-        train(run, "gan-ns", "ring8", "4steps", [*MIX, "checkpoint_every=1"], on_step=die)
+    with pytest.raises(interrupt_at.error):
+        train(run, "gan-ns", "ring8", "4steps", [*MIX, "checkpoint_every=1"], on_step=interrupt_at(2))
     state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     state["device"] = "cuda"  # as written by a CUDA run: its noise state is not a CPU generator's
     state["rng"]["noise"] = torch.zeros(16, dtype=torch.uint8)

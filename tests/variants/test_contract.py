@@ -116,18 +116,10 @@ def test_ema_generator_is_averaged_saved_and_used_for_sampling(tmp_path: Path):
         torch.testing.assert_close(ema_p, expected)
 
 
-def test_ema_and_schedule_resume_bitwise(tmp_path: Path):
+def test_ema_and_schedule_resume_bitwise(tmp_path: Path, interrupt_at):
     extra = [*MIX, "ema.decay=0.95", "lr_schedule.name=linear", "lr_schedule.start=0.5", "checkpoint_every=3"]
-
-    class Killed(Exception):
-        pass
-
-    def die(step, variant):
-        if step == 7:
-            raise Killed
-
-    with pytest.raises(Killed):
-        run(tmp_path / "a", "gan-ns", "ring8", "12steps", extra, on_step=die)
+    with pytest.raises(interrupt_at.error):
+        run(tmp_path / "a", "gan-ns", "ring8", "12steps", extra, on_step=interrupt_at(7))
     run(tmp_path / "a", "gan-ns", "ring8", "12steps", extra)
     run(tmp_path / "b", "gan-ns", "ring8", "12steps", extra)
     a = load_checkpoint(tmp_path / "a" / "checkpoints" / "final.pt")
