@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -32,8 +33,18 @@ class ConfigError(ValueError):
 
 
 def Range(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
-    """Field metadata: the value must lie in [lo, hi] (either bound may be None)."""
+    """Field metadata: the value must lie in [lo, hi] (either bound may be None); NaN and
+    infinities never do."""
     return {"range": (lo, hi)}
+
+
+# Integer fields named ``seed`` (or ``*_seed``) without a Range of their own get this one, so that
+# ``torch.manual_seed``/``numpy`` seeding (and small offsets added to a seed) never raise.
+SEED_RANGE = (0, 2**31 - 1)
+# A config file is a few kB; the caps keep a hostile file (a YAML alias bomb, a huge or deeply
+# nested document) from costing more than a moment before it is refused.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_YAML_NODES = 100_000
 
 
 def Choice(*options: str) -> dict[str, Any]:
@@ -59,7 +70,7 @@ class EvalConfig:
 
     every: int = field(default=0, metadata=Range(0, None))  # generator steps; 0 = only at the end
     num_samples: int = field(default=2500, metadata=Range(1, 10**7))
-    seed: int = 1234  # seeds the fixed z used by every evaluation of the run
+    seed: int = field(default=1234, metadata=Range(*SEED_RANGE))  # seeds the fixed z used by every evaluation of the run
 
 
 @dataclass
@@ -121,19 +132,78 @@ class RunConfig:
 # --------------------------------------------------------------------------- raw mappings
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML mapping from ``path``, or a one-line ConfigError."""
-    p = Path(path)
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes ``node`` becomes once every alias is copied out (shared nodes counted once
+    per use, computed once each)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[id(node)] = size
+    return size
+
+
+def _load_limited(text: str, source: str) -> Any:
+    """``yaml.safe_load(text)``, refusing (ConfigError) a document that expands past
+    :data:`MAX_YAML_NODES` nodes or nests too deeply; YAML syntax errors propagate as
+    ``yaml.YAMLError``.
+
+    An alias bomb ("billion laughs") is a few hundred bytes whose aliases expand to billions of
+    nodes once anything walks, copies or prints the result; composing it is cheap (aliases share
+    one node), so its expanded size is checked before anything is constructed.
+    """
+    loader = yaml.SafeLoader(text)
     try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise ConfigError(f"{source} expands to more than {MAX_YAML_NODES} YAML nodes through aliases "
+                              "(*name); refused as a possible alias bomb")
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"{source} is nested too deeply to be a config") from None
+    finally:
+        loader.dispose()
+
+
+def safe_yaml(text: str, source: str) -> Any:
+    """``text`` parsed like ``yaml.safe_load`` with aliases and nesting bounded; any failure is a
+    one-line ConfigError naming ``source`` (a file name, say)."""
     try:
-        data = yaml.safe_load(text)
+        return _load_limited(text, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"invalid YAML in {p}{where}") from None
+        raise ConfigError(f"invalid YAML in {source}{where}") from None
+
+
+def read_config_text(path: str | Path) -> str:
+    """The UTF-8 text of a user's config file (at most :data:`MAX_CONFIG_BYTES`), or a one-line
+    ConfigError: unreadable, too large, or not UTF-8."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {p} is larger than {MAX_CONFIG_BYTES // 1024} KiB; is it a config?")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {p} is not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping from the file ``path`` (see :func:`read_config_text`, :func:`safe_yaml`), or a
+    one-line ConfigError."""
+    p = Path(path)
+    data = safe_yaml(read_config_text(p), str(p))
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -149,10 +219,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {text!r} has an empty key")
+    if not raw.strip():
+        return key, ""
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _load_limited(raw, f"override {key}=...")
     except yaml.YAMLError:
-        value = raw
+        value = raw  # not YAML: the literal string
     return key, value
 
 
@@ -220,6 +292,12 @@ class Layers:
 # --------------------------------------------------------------------------- validation
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so that a huge value still gives a short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
 
@@ -241,55 +319,69 @@ def _check_value(value: Any, tp: Any, key: str) -> Any:
                 return _check_value(value, arg, key)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}", key)
+        raise ConfigError(errors[0] if errors else f"{key}: invalid value {_short(value)}", key)
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key} must be a list, got {value!r}", key)
+            raise ConfigError(f"{key} must be a list, got {_short(value)}", key)
         (item_tp, *_) = typing.get_args(tp) or (Any,)
         items = [_check_value(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key} must be a mapping, got {value!r}", key)
+            raise ConfigError(f"{key} must be a mapping, got {_short(value)}", key)
         return dict(value)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key} must be a mapping, got {value!r}", key)
+            raise ConfigError(f"{key} must be a mapping, got {_short(value)}", key)
         return from_mapping(tp, value, prefix=key + ".")
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{key} must be true or false, got {value!r}", key)
+        raise ConfigError(f"{key} must be true or false, got {_short(value)}", key)
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise ConfigError(f"{key} must be an integer, got {value!r}", key)
+        raise ConfigError(f"{key} must be an integer, got {_short(value)}", key)
     if tp is float:
+        number: float | None = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML reads 1e-4 (no dot) as a string
             try:
-                return float(value)
+                number = float(value)
+            except OverflowError:  # an int beyond any float
+                number = math.inf
+        elif isinstance(value, str):  # YAML reads 1e-4 (no dot) as a string
+            try:
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{key} must be a number, got {value!r}", key)
+        if number is None:
+            raise ConfigError(f"{key} must be a number, got {_short(value)}", key)
+        if not math.isfinite(number):  # NaN compares False with every bound: refuse it here
+            raise ConfigError(f"{key}={_short(value)} must be a finite number", key)
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"{key} must be a string, got {value!r}", key)
+        raise ConfigError(f"{key} must be a string, got {_short(value)}", key)
     raise ConfigError(f"{key}: unsupported type {_type_name(tp)}", key)
 
 
+def _is_seed(name: str) -> bool:
+    return name == "seed" or name.endswith("_seed")
+
+
 def _check_metadata(value: Any, meta: Mapping[str, Any], key: str) -> None:
+    if "range" not in meta and isinstance(value, int) and _is_seed(key.rsplit(".", 1)[-1]):
+        meta = {**meta, "range": SEED_RANGE}
     lo, hi = meta.get("range", (None, None))
     if value is not None and (lo is not None and value < lo or hi is not None and value > hi):
         bounds = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
-        raise ConfigError(f"{key}={value!r} is out of range {bounds}", key)
+        raise ConfigError(f"{key}={_short(value)} is out of range {bounds}", key)
     choices = meta.get("choices")
     if choices and value not in choices:
-        raise ConfigError(f"{key}={value!r} is not one of: {', '.join(choices)}", key)
+        raise ConfigError(f"{key}={_short(value)} is not one of: {', '.join(choices)}", key)
 
 
 def from_mapping(cls: type, mapping: Mapping[str, Any], prefix: str = "") -> Any:

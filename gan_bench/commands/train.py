@@ -74,12 +74,12 @@ def run(args: argparse.Namespace) -> int:
 def _stored_budget(run_dir: str) -> str | None:
     from pathlib import Path
 
-    import yaml
+    from gan_bench.config import ConfigError, load_yaml
 
     path = Path(run_dir) / "config.yaml"
     try:
-        stored = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        stored = load_yaml(path) if path.is_file() else None
+    except ConfigError:
         return None  # the trainer's identity check reports a corrupt folder
     budget = stored.get("budget") if isinstance(stored, dict) else None
     return budget if isinstance(budget, str) else None

@@ -9,14 +9,21 @@ Sources, in order of precedence for each split (``source: auto``):
    ``train``, ``cifar10_test.npz`` (the whole test split) for ``test``.
 
 ``download=true`` fetches and unpacks the official archive when neither is present.
+
+The python batches are pickles, but they are read by :class:`BatchUnpickler`, which resolves only
+the few globals those files use (numpy array and dtype reconstruction, ``_codecs.encode``): a
+crafted batch cannot run code, even with ``verify: false``.
 """
 
 from __future__ import annotations
 
+import _codecs
+import io
 import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +55,43 @@ NPZ_SHA256 = {
 }
 
 
+def _numpy_reconstructors() -> dict[tuple[str, str], Any]:
+    """The functions numpy's own pickles call to rebuild an array, under every module path numpy
+    has written them with (``numpy.core`` before 2.0, ``numpy._core`` since)."""
+    probe = np.zeros(1, np.uint8)
+    reconstruct = probe.__reduce__()[0]  # multiarray._reconstruct (protocols 0-4)
+    frombuffer = probe.__reduce_ex__(5)[0]  # numeric._frombuffer (protocol 5)
+    found: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for package in ("numpy.core", "numpy._core"):
+        found[(f"{package}.multiarray", "_reconstruct")] = reconstruct
+        found[(f"{package}.numeric", "_frombuffer")] = frombuffer
+    return found
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """An unpickler for CIFAR python batches: dicts, lists, bytes, numbers and numpy arrays only.
+
+    ``find_class`` is the only way a pickle reaches code; anything outside the allow-list (``os.system``
+    in a ``__reduce__`` payload, say) is refused before it is looked up.
+    """
+
+    _ALLOWED: dict[tuple[str, str], Any] | None = None
+
+    def find_class(self, module: str, name: str) -> Any:
+        if BatchUnpickler._ALLOWED is None:
+            BatchUnpickler._ALLOWED = {**_numpy_reconstructors(), ("_codecs", "encode"): _codecs.encode}
+        try:
+            return BatchUnpickler._ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}") from None
+
+
+def unpickle_batch(raw: bytes) -> Any:
+    """``raw`` unpickled with :class:`BatchUnpickler` (bytes keys kept as bytes, as in the official
+    Python 2 files)."""
+    return BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
+
+
 @dataclass
 class Cifar10Options:
     """Options of ``cifar10``."""
@@ -72,16 +116,26 @@ def _batch_folder(root: Path, split: str) -> Path | None:
 
 
 def read_batch(path: Path, verify: bool) -> tuple[np.ndarray, np.ndarray]:
-    """One pickled python batch as (uint8 NHWC images, uint8 labels)."""
+    """One pickled python batch as (uint8 NHWC images, int64 labels); DataError when it is not one."""
     ensure_file(path, dataset="cifar10", md5=BATCH_MD5.get(path.name), verify=verify)
     try:
-        with open(path, "rb") as f:
-            # the official format is a pickle; only read batches from the official archive
-            entry = pickle.load(f, encoding="bytes")
-        data = np.asarray(entry[b"data"], dtype=np.uint8)
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        entry = unpickle_batch(raw)
+    except Exception as exc:  # a corrupt or hostile pickle raises many types; none is a bug of ours
+        raise DataError(f"{path} is not a CIFAR-10 python batch ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}); replace it") from None
+    if not isinstance(entry, dict) or not isinstance(entry.get(b"data"), np.ndarray):
+        raise DataError(f"{path} is not a CIFAR-10 python batch (no b'data' array); replace it")
+    data = entry[b"data"]
+    if data.dtype != np.uint8:  # also refuses object arrays
+        raise DataError(f"{path}: expected uint8 data, got {data.dtype}; replace it")
+    try:
         labels = np.asarray(entry.get(b"labels", entry.get(b"fine_labels")), dtype=np.int64)
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise DataError(f"{path} is not a CIFAR-10 python batch ({type(exc).__name__}); replace it") from None
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{path}: labels are not a list of integers; replace it") from None
     if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (data.shape[0],):
         raise DataError(f"{path}: expected (N, 3072) data and N labels, got {data.shape} and {labels.shape}")
     # rows are 1024 R, then G, then B values of a 32x32 image

@@ -1,4 +1,8 @@
-"""Shared pieces of the image loaders: subsets, resizing, and decoding image files to arrays.
+"""Shared pieces of the image loaders: subsets, resizing, listing and decoding image files.
+
+:func:`list_images` is the one definition of "the images of a folder", used by training
+(``data.dataset=folder``) and by ``gan-bench metrics`` alike; :func:`open_image` is the one way
+both open a file, refusing images too large to be real data (decompression bombs).
 
 Images are handled as uint8 throughout (NHWC while decoding, NCHW once in an ArrayDataset) so that
 even 128k Stacked MNIST images or all of CelebA at 64 px stay a few hundred MB.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +25,9 @@ import torch.nn.functional as F
 from gan_bench.data.base import ArrayDataset, DataError, DataSpec
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".ppm", ".pgm")
+# 64 megapixels: 8K photos fit, GAN data is far smaller; a 200-megapixel PNG of a few kB is a
+# decompression bomb (Pillow itself only refuses 179 megapixels and up, and only warns below that).
+MAX_IMAGE_PIXELS = 64 * 2**20
 _RESIZE_CHUNK = 4096
 
 
@@ -86,8 +94,35 @@ def image_dataset(
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Every image file under ``folder`` (recursively), sorted by relative path."""
+    """Every image file under ``folder``, recursively (class sub-folders included), sorted by path.
+
+    An image file is one whose suffix, in any case, is in :data:`IMAGE_SUFFIXES`. Training and
+    ``gan-bench metrics`` both read folders through this function, so they see the same images in
+    the same order.
+    """
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def open_image(path: Path) -> Any:
+    """``PIL.Image.open(path)`` (use it in a ``with``), refusing an image over
+    :data:`MAX_IMAGE_PIXELS` before anything is decoded; a DataError for any unreadable file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():  # Pillow's own bomb warning: we refuse those images below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError:
+        raise DataError(f"{path} is too large to be an image of a data set (over "
+                        f"{MAX_IMAGE_PIXELS // 2**20} megapixels; a decompression bomb?)") from None
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise DataError(f"cannot decode image {path}: {exc}") from None
+    width, height = img.size
+    if width * height > MAX_IMAGE_PIXELS:
+        img.close()
+        raise DataError(f"{path} is {width}x{height} ({width * height / 2**20:.0f} megapixels), over the "
+                        f"limit of {MAX_IMAGE_PIXELS // 2**20} megapixels (a decompression bomb?)")
+    return img
 
 
 def _crop_box(width: int, height: int, crop: int) -> tuple[int, int, int, int]:
@@ -109,7 +144,7 @@ def read_image(path: Path, size: int, crop: int = 0, grayscale: bool = False) ->
 
     mode = "L" if grayscale else "RGB"
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             width, height = img.size
             box = _crop_box(width, height, crop)
             if size <= 0:

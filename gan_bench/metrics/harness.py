@@ -33,7 +33,7 @@ from gan_bench.metrics.features import (
     extract_features,
 )
 from gan_bench.metrics.frechet import gaussian_statistics
-from gan_bench.metrics.inputs import ImageInput, RunInput, resolve_input
+from gan_bench.metrics.inputs import MIN_IMAGES, ImageInput, RunInput, resolve_input
 from gan_bench.metrics.stacked_mnist_modes import PROTOCOL_SAMPLES
 from gan_bench.registry import METRICS, Entry
 
@@ -97,6 +97,10 @@ def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise MetricsInputError(f"--device {device!r} is not a device; use cpu, cuda, cuda:N or auto") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise MetricsInputError("--device cuda requested but CUDA is not available")
     return device
@@ -165,6 +169,9 @@ def compute_metrics(input1: str | ImageInput, input2: str | ImageInput | None, c
         inp = resolve_input(x, num=num, data_root=cfg.data_root, device=device, seed=cfg.sample_seed)
         if isinstance(inp, RunInput) and num is None and "modes" in names:
             inp.num = PROTOCOL_SAMPLES  # the VEEGAN/PacGAN sample count
+        if len(inp) < MIN_IMAGES:
+            raise MetricsInputError(f"{inp.spec} has {len(inp)} image{'s' if len(inp) != 1 else ''}; "
+                                    f"metrics need at least {MIN_IMAGES} (FID: a covariance)")
         return inp
 
     in1: ImageInput | str = input1 if conditional else _resolve(input1)

@@ -2,8 +2,9 @@
 
 An INPUT is one of
 
-- an image folder: the ``.png/.jpg/.jpeg/.bmp/.webp/.tif`` files directly inside it, sorted by name,
-  decoded to RGB as torch-fidelity and clean-fid do;
+- an image folder: every image file under it, class sub-folders included, sorted by path, exactly
+  the files training reads (:func:`gan_bench.data.images.list_images`), decoded to RGB as
+  torch-fidelity and clean-fid do; a folder holding a run's ``config.yaml`` is a run directory;
 - an ``.npz`` file holding one uint8 array of images, NHWC (``(N,H,W,3)``, ``(N,H,W,1)`` or ``(N,H,W)``);
 - a dataset split ``NAME:SPLIT`` (``mnist:test``), loaded by :func:`gan_bench.data.base.load_dataset`;
 - a run directory from ``gan-bench train`` (or ``run:PATH``): samples are drawn from its generator
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from gan_bench.data.base import DataError
+from gan_bench.data.images import IMAGE_SUFFIXES, list_images, open_image
 from gan_bench.metrics.errors import MetricsInputError
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset(IMAGE_SUFFIXES)
+MIN_IMAGES = 2  # every metric needs two samples at least (FID's covariance, k-NN radii, pairs)
 LOSSY_EXTENSIONS = frozenset({".jpg", ".jpeg", ".webp"})
 RUN_MARKER = "config.yaml"  # what gan_bench.train.runs.is_run_dir checks
 DEFAULT_RUN_SAMPLES = 10_000
@@ -127,12 +132,12 @@ class FolderInput(ImageInput):
         return len(self.files)
 
     def _load(self, path: Path) -> np.ndarray:
-        from PIL import Image, UnidentifiedImageError
-
         try:
-            with Image.open(path) as img:
+            with open_image(path) as img:
                 arr = np.asarray(img.convert("RGB"))
-        except (OSError, UnidentifiedImageError) as exc:
+        except DataError as exc:
+            raise MetricsInputError(str(exc)) from None
+        except (OSError, ValueError) as exc:
             raise MetricsInputError(f"cannot read image {path}: {exc}") from None
         if self._shape is None:
             self._shape = arr.shape[:2]
@@ -196,10 +201,6 @@ class RunInput(ImageInput):
 # --------------------------------------------------------------------------- parsing
 
 
-def _list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-
-
 def _looks_like_run(folder: Path) -> bool:
     return (folder / RUN_MARKER).is_file()
 
@@ -210,11 +211,12 @@ def load_npz_images(path: Path) -> np.ndarray:
         with np.load(path, allow_pickle=False) as data:
             keys = list(data.keys())
             key = next((k for k in NPZ_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
-            if key is None:
-                raise MetricsInputError(f"{path} holds arrays {keys}; name the images 'x' (or 'images')")
-            arr = data[key]
-    except (OSError, ValueError) as exc:
-        raise MetricsInputError(f"cannot read {path} as .npz: {exc}") from None
+            arr = data[key] if key is not None else None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else f"{type(exc).__name__}, an empty or truncated file"
+        raise MetricsInputError(f"cannot read {path} as .npz: {reason}") from None
+    if arr is None:
+        raise MetricsInputError(f"{path} holds arrays {keys or 'none'}; name the images 'x' (or 'images')")
     if arr.dtype != np.uint8:
         raise MetricsInputError(f"{path}: images must be uint8 in [0, 255], got {arr.dtype}")
     if arr.ndim == 3:
@@ -260,15 +262,15 @@ def resolve_input(
         return RunInput(text, run_dir, num or DEFAULT_RUN_SAMPLES, seed, device)
     path = Path(text).expanduser()
     if path.is_dir():
-        files = _list_images(path)
+        if _looks_like_run(path):  # before listing: a run keeps sample PNGs under samples/
+            return RunInput(text, path, num or DEFAULT_RUN_SAMPLES, seed, device)
+        files = list_images(path)
         if files:
             if num is not None:
                 if num > len(files):
                     raise MetricsInputError(f"{text} has {len(files)} images, fewer than --num {num}")
                 files = files[:num]
             return FolderInput(text, files)
-        if _looks_like_run(path):
-            return RunInput(text, path, num or DEFAULT_RUN_SAMPLES, seed, device)
         raise MetricsInputError(
             f"{text} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) and is not a run directory"
         )
@@ -312,7 +314,7 @@ def resolve_grouped_input(text: str, num_groups: int | None = None) -> Iterator[
         if num_groups is not None:
             subdirs = subdirs[:num_groups]
         for sub in subdirs:
-            files = _list_images(sub)
+            files = list_images(sub)
             if len(files) < 2:
                 raise MetricsInputError(f"{sub} holds {len(files)} images; each input needs at least 2 samples")
             yield next(FolderInput(str(sub), files).batches(len(files)))

@@ -18,10 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gan_bench import atomic
-from gan_bench.config import ConfigError, RunConfig, to_dict
+from gan_bench.config import ConfigError, RunConfig, load_yaml, to_dict
 
 IDENTITY_FILE = "run.json"
 # Settings that never change what a run computes.
@@ -68,11 +66,9 @@ def read_identity(run_dir: str | Path) -> dict[str, Any] | None:
     if not config.exists():
         return None
     try:
-        stored = yaml.safe_load(config.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise ConfigError(f"{config} is corrupt; the folder cannot be reused (use another --out)") from None
-    if not isinstance(stored, dict):
-        raise ConfigError(f"{config} is corrupt; the folder cannot be reused (use another --out)")
+        stored = load_yaml(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{config} is corrupt ({exc}); the folder cannot be reused (use another --out)") from None
     return {"variant": stored.get("variant"), "dataset": stored.get("dataset"), "seed": stored.get("seed"),
             "budget": stored.get("budget"), "resume_hash": _hash(stored, RESUMABLE), "config": stored}
 
@@ -93,7 +89,10 @@ def check_same_run(run_dir: str | Path, cfg: RunConfig) -> dict[str, Any] | None
     old = found.get("config")
     if old is None:
         config = Path(run_dir) / "config.yaml"
-        old = yaml.safe_load(config.read_text()) if config.exists() else {}
+        try:
+            old = load_yaml(config) if config.exists() else {}
+        except ConfigError:
+            old = {}
     differing = sorted(k for k in set(old) | set(new) if k not in RESUMABLE and old.get(k) != new.get(k))
     key = differing[0] if differing else "config"
     raise ConfigError(f"{run_dir} holds a run with a different {key!r} ({old.get(key)!r} there, {new.get(key)!r} now); "

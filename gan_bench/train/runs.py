@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from gan_bench.config import ConfigError
+from gan_bench.config import ConfigError, load_yaml
 from gan_bench.data.base import load_dataset
 from gan_bench.plugins import load_plugins
 from gan_bench.train.checkpoint import FINAL, LATEST, CheckpointError, load_checkpoint
@@ -63,12 +62,7 @@ def open_run(run_dir: str | Path, device: str = "cpu") -> RunHandle:
         ckpt = run_dir / "checkpoints" / LATEST
     if not ckpt.exists():
         raise ConfigError(f"{run_dir} has no checkpoint (checkpoints/{FINAL} or {LATEST})")
-    try:
-        stored = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise ConfigError(f"{run_dir / 'config.yaml'} is corrupt (not the YAML gan-bench wrote)") from None
-    if not isinstance(stored, dict):
-        raise ConfigError(f"{run_dir / 'config.yaml'} is corrupt (not a mapping)")
+    stored = load_yaml(run_dir / "config.yaml")
     recorded = read_identity(run_dir) or {}
     load_plugins(recorded.get("plugins") or [])
     stored["device"] = device

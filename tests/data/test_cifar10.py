@@ -93,3 +93,50 @@ def test_missing_files_name_the_folder(tmp_path: Path) -> None:
         load_dataset("cifar10", "train", tmp_path)
     msg = str(err.value)
     assert "cifar10_train_10k.npz" in msg and "cifar-10-batches-py" in msg and str(tmp_path / "cifar10") in msg
+
+
+class _Payload:
+    """Unpickling this runs ``open(marker, 'w')``: what a crafted batch would do with os.system."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_batches_of_every_pickle_protocol_load(tmp_path: Path, protocol: int) -> None:
+    folder = tmp_path / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    data = np.arange(2 * 3072, dtype=np.int64).astype(np.uint8).reshape(2, 3072)
+    entry = {b"batch_label": b"testing batch 1 of 1", b"labels": [7, 1], b"data": data, b"filenames": [b"a.png", b"b.png"]}
+    (folder / "test_batch").write_bytes(pickle.dumps(entry, protocol=protocol))
+    ds = load_cifar10(tmp_path, "test", Cifar10Options(verify=False))
+    assert ds.y.tolist() == [7, 1] and np.array_equal(ds.x[1].numpy().reshape(-1), data[1])
+
+
+@pytest.mark.parametrize("where", ["top", "inside"])
+def test_crafted_batch_never_runs_code(tmp_path: Path, where: str) -> None:
+    folder = tmp_path / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    marker = tmp_path / "pwned"
+    payload = _Payload(marker)
+    entry = payload if where == "top" else {b"data": np.zeros((1, 3072), np.uint8), b"labels": [payload]}
+    for name in [f"data_batch_{i}" for i in range(1, 6)]:
+        (folder / name).write_bytes(pickle.dumps(entry))
+    with pytest.raises(DataError, match=r"data_batch_1 is not a CIFAR-10 python batch .*refused global") as err:
+        load_cifar10(tmp_path, "train", Cifar10Options(verify=False))
+    assert "\n" not in str(err.value)
+    assert not marker.exists()
+
+
+def test_object_arrays_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    data = np.empty((1, 3072), dtype=object)
+    data[:] = 0
+    # an object array pickles its items with builtins' globals, refused like any other
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": data, b"labels": [0]}))
+    with pytest.raises(DataError, match="not a CIFAR-10 python batch|expected uint8"):
+        load_cifar10(tmp_path, "test", Cifar10Options(verify=False))

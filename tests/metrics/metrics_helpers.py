@@ -41,3 +41,18 @@ def write_pngs(folder: Path, images: np.ndarray) -> Path:
 def rel(a: float, b: float) -> float:
     """Relative difference |a - b| / max(|b|, tiny)."""
     return abs(a - b) / max(abs(b), 1e-30)
+
+
+def write_png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares ``width`` x ``height`` pixels in a few bytes (its IDAT is a stub): what a
+    decompression bomb looks like to a reader before it decodes anything."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path

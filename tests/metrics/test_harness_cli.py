@@ -156,3 +156,32 @@ def test_clean_protocol_features_equal_clean_fid_pipeline(tmp_path, mnist_folder
     capsys.readouterr()
     out = run_json(capsys, str(folder), str(folder), "--protocol", "clean", "--inception-weights", str(path), "--metrics", "fid", "--no-cache")
     assert abs(out["fid"]) < 1e-6 and out["protocol"]["library"] == "clean-fid"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b""), "cannot read"),
+    (lambda p: np.savez(p), "holds arrays none"),
+    (lambda p: np.savez(p, x=np.zeros((0, 28, 28), np.uint8)), "has 0 images; metrics need at least 2"),
+    (lambda p: np.savez(p, x=np.zeros((1, 28, 28), np.uint8)), "has 1 image; metrics need at least 2"),
+])
+def test_empty_and_single_image_inputs_exit_2(mnist_npz, tmp_path, capsys, make, message):
+    bad = tmp_path / "bad.npz"
+    make(bad)
+    for argv in ([str(bad), str(mnist_npz[1])], [str(mnist_npz[0]), str(bad)]):
+        assert main(["metrics", *argv, "--protocol", "mnist-classifier", "--metrics", "fid"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err and err.startswith("gan-bench metrics: error:")
+
+
+def test_bomb_png_and_bad_device_exit_2(mnist_npz, tmp_path, capsys):
+    from metrics_helpers import write_png_header
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for i in range(2):
+        write_png_header(folder / f"{i}.png", 20_000, 10_000)
+    assert main(["metrics", str(folder), str(mnist_npz[1]), "--protocol", "mnist-classifier"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "megapixels" in err and "\n" not in err
+    assert main(["metrics", str(mnist_npz[0]), str(mnist_npz[1]), "--device", "foo"]) == 2
+    assert "not a device" in capsys.readouterr().err

@@ -125,3 +125,56 @@ def test_run_directory_streams_samples_without_writing(tmp_path, monkeypatch):
     assert calls == {"n": 25, "batch_size": 10, "seed": 5}
     assert inp.describe()["checkpoint_step"] == 123
     assert sorted(p.name for p in run_dir.rglob("*")) == before
+
+
+def test_folder_with_class_subfolders_reads_what_training_reads(tmp_path, data_root):
+    from gan_bench.data.base import load_dataset
+    from gan_bench.data.images import list_images
+
+    x, _ = mnist("test")
+    write_pngs(tmp_path / "imgs" / "zero", x[:3])
+    write_pngs(tmp_path / "imgs" / "one", x[3:5])
+    (tmp_path / "imgs" / "one" / "extra.GIF").write_bytes((tmp_path / "imgs" / "one" / "00000.png").read_bytes())
+    (tmp_path / "imgs" / "notes.txt").write_text("not an image")
+    inp = resolve_input(str(tmp_path / "imgs"))
+    assert isinstance(inp, FolderInput) and inp.files == list_images(tmp_path / "imgs") and len(inp) == 6
+    trained = load_dataset("folder", "train", data_root, {"path": str(tmp_path / "imgs"), "cache": False, "grayscale": True})
+    assert len(trained) == len(inp)
+    # the same images in the same order (training decodes 1 channel here, metrics RGB)
+    assert torch.equal(collect(inp)[:, :1], trained.x)
+
+
+def test_run_directory_with_sample_pngs_is_still_a_run(tmp_path):
+    write_pngs(tmp_path / "run" / "samples", mnist("test")[0][:2])
+    (tmp_path / "run" / "config.yaml").write_text("variant: gan-ns\n")
+    assert isinstance(resolve_input(str(tmp_path / "run")), RunInput)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "cannot read"),
+    (b"PK\x03\x04garbage", "cannot read"),
+    (None, "holds arrays none"),
+])
+def test_empty_or_corrupt_npz_is_one_line(tmp_path, content, message):
+    path = tmp_path / "e.npz"
+    if content is None:
+        np.savez(path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(MetricsInputError, match=message) as err:
+        resolve_input(str(path))
+    assert "\n" not in str(err.value)
+
+
+def test_decompression_bomb_png_is_one_line(tmp_path):
+    from metrics_helpers import write_png_header
+
+    write_pngs(tmp_path / "f", mnist("test")[0][:1])
+    write_png_header(tmp_path / "f" / "00001.png", 20_000, 10_000)  # 200 megapixels
+    inp = resolve_input(str(tmp_path / "f"))
+    with pytest.raises(MetricsInputError, match=r"00001.png .*megapixels") as err:
+        collect(inp)
+    assert "\n" not in str(err.value)
+    write_png_header(tmp_path / "f" / "00001.png", 10_000, 10_000)  # under Pillow's limit, over ours
+    with pytest.raises(MetricsInputError, match=r"10000x10000 \(95 megapixels\), over the limit of 64"):
+        collect(resolve_input(str(tmp_path / "f")))

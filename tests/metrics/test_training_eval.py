@@ -34,3 +34,19 @@ def test_datasets_without_a_classifier_get_no_scores():
 
     ds = ArrayDataset("folder", torch.zeros(4, 3, 8, 8, dtype=torch.uint8), DataSpec((3, 8, 8), "image"))
     assert evaluate_classifier_scores(torch.zeros(4, 3, 8, 8), ds) == {}
+
+
+def test_reference_cache_follows_the_pixels_not_the_name(data_root: Path):
+    """MNIST padded and MNIST resized share name, length and shape; their scores must differ."""
+    from gan_bench.data.base import ArrayDataset, DataSpec
+
+    x = load_dataset("mnist", "test", data_root, {"num_examples": 200}).x
+    spec = DataSpec(tuple(x.shape[1:]), "image", 10)
+    plain = ArrayDataset("mnist", x.clone(), spec)
+    shifted = ArrayDataset("mnist", torch.roll(x, shifts=3, dims=-1), spec)  # same size, other pixels
+    samples = plain.batch(torch.arange(100))["x"]
+    a = evaluate_classifier_scores(samples, plain)["fid[mnist-classifier]"]
+    b = evaluate_classifier_scores(samples, shifted)["fid[mnist-classifier]"]
+    again = evaluate_classifier_scores(samples, ArrayDataset("mnist", x.clone(), spec))["fid[mnist-classifier]"]
+    assert a != b
+    assert again == a  # same content: the cached features are reused
