@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 #: Metrics where a smaller number is better. Matched on the metric name or its prefix (``fid_clean``).
-LOWER_IS_BETTER = ("reverse_kl", "fid", "kid", "kl_to_uniform", "lpips")
+LOWER_IS_BETTER = ("reverse_kl", "fid", "kid", "kl_to_uniform", "lpips", "test_error", "identity_dist", "niqe")
 
 
 def esc(value: Any) -> str:

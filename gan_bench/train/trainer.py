@@ -332,7 +332,8 @@ class Trainer:
         atomic.write_json(self.run_dir / "summary.json", {
             "variant": cfg.variant, "dataset": cfg.dataset, "arch": cfg.arch, "seed": cfg.seed,
             "budget": self.budget.text, "status": status, "consumed": asdict(used), "metrics": metrics,
-            "protocol": protocol_of(dataset, cfg.eval.num_samples), "wall_seconds": wall,
+            "protocol": "; ".join(p for p in (protocol_of(dataset, cfg.eval.num_samples), variant.own_protocol()) if p),
+            "wall_seconds": wall,
             "config_hash": identity.config_hash(cfg),
         })
         atomic.write_text(self.run_dir / "status", status + "\n")

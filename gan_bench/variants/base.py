@@ -175,6 +175,10 @@ class Variant:
         error, ...); merged into the run's metrics."""
         return {}
 
+    def own_protocol(self) -> str:
+        """How :meth:`own_metrics` measures, in one line (shown with the run's protocol)."""
+        return ""
+
     def sampling_net(self, role: str) -> nn.Module:
         """The net that sampling uses for ``role``: its EMA copy when one is kept."""
         return self.nets[f"{role}_ema"] if f"{role}_ema" in self.nets else self.nets[role]
