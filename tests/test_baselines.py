@@ -112,7 +112,7 @@ def test_stacked_mnist_scale_and_nets():
     stacked = image_spec_dataset((3, 28, 28), 1000)
     for name, run in by_variant(runs).items():
         variant = build_variant(run.resolved, stacked, torch.device("cpu"))
-        samples = torch.cat(list(variant.sample(3, seed=0)))
+        samples = torch.cat([s.x for s in variant.sample(3, seed=0)])
         assert samples.shape == (3, 3, 28, 28), name
 
 

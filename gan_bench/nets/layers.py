@@ -136,3 +136,49 @@ class ConditionalBatchNorm2d(nn.Module):
             return h
         y = require_labels(y, self.num_classes, "generator")
         return h * self.gamma(y)[:, :, None, None] + self.beta(y)[:, :, None, None]
+
+
+def _owns_state(module: nn.Module) -> bool:
+    """True for a module that holds parameters or buffers itself (not only through children)."""
+    return any(True for _ in module.parameters(recurse=False)) or any(True for _ in module.buffers(recurse=False))
+
+
+def _layers(net: nn.Module) -> list[str]:
+    """Qualified names of ``net``'s stateful layers in registration order (= forward order in
+    every gan_bench net); a parametrised module (spectral norm) counts as one layer."""
+    names: list[str] = []
+    for name, module in net.named_modules():
+        if not name or any(name.startswith(p + ".") for p in names if p):
+            continue
+        if parametrize.is_parametrized(module) or _owns_state(module):
+            names.append(name)
+    return names
+
+
+def last_layer(net: nn.Module) -> str:
+    """The qualified name of ``net``'s last stateful layer (its output layer)."""
+    names = _layers(net)
+    if not names:
+        raise ValueError(f"{type(net).__name__} has no layer with parameters")
+    return names[-1]
+
+
+def share_all_but_last(nets: list[nn.Module]) -> None:
+    """Tie every stateful layer of ``nets[1:]`` to ``nets[0]``'s, except the last layer.
+
+    Afterwards the nets hold the same module objects for their shared layers (so the parameters,
+    and batch-norm statistics, are shared and ``nn.Module.parameters()`` yields each once) and
+    their own output layers. The nets must be built by one constructor (same structure). Used for
+    MAD-GAN's generators, which share all layers but the last (Ghosh et al. 2018).
+    """
+    base = nets[0]
+    keep = last_layer(base)
+    for net in nets[1:]:
+        if _layers(net) != _layers(base):
+            raise ValueError("share_all_but_last needs nets of one structure")
+        for name in _layers(base):
+            if name == keep:
+                continue
+            parent_name, _, attr = name.rpartition(".")
+            parent = net.get_submodule(parent_name) if parent_name else net
+            setattr(parent, attr, base.get_submodule(name))

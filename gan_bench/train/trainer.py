@@ -109,7 +109,8 @@ def protocol_of(dataset: ArrayDataset, num_samples: int) -> str:
     protocol depends on the data."""
     if "means" in dataset.meta:
         return (f"mode coverage (PacGAN): {num_samples} fixed-z samples, nearest mode, "
-                f"high quality within 3 std (std {dataset.meta['std']:g})")
+                f"high quality within 3 std (std {dataset.meta['std']:g}); reverse_kl over the high-quality "
+                "samples (PacGAN's), reverse_kl_all over all samples")
     parts = []
     for e in METRICS:
         if e.meta.get("default") and dataset.spec.kind in e.meta.get("kinds", ()):

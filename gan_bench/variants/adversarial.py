@@ -2,8 +2,9 @@
 
 One step (Goodfellow et al. 2014, algorithm 1, with n_critic critic updates as in WGAN):
 for each of the n_critic real batches, update D on real vs. detached fakes (+ penalty); then one
-generator update on the last critic batch's fakes (as pytorch/examples' DCGAN and compare_gan do,
-saving a generator forward per step). A variant here is a handful of class attributes.
+generator update on fresh z, or on the last critic batch's fakes with ``model.g_fakes=reuse``
+(the policy shared by every variant: :mod:`gan_bench.variants.fakes`). A variant here is a
+handful of class attributes.
 """
 
 from __future__ import annotations
@@ -18,27 +19,28 @@ from gan_bench import losses, penalties
 from gan_bench.config import Range
 from gan_bench.registry import VARIANTS
 from gan_bench.variants.base import Batch, Variant
+from gan_bench.variants.fakes import GFakesOption
 
 
 @dataclass
-class AdversarialOptions:
+class AdversarialOptions(GFakesOption):
     n_critic: int = field(default=1, metadata=Range(1, 100))
 
 
 @dataclass
-class ClippedOptions:
+class ClippedOptions(GFakesOption):
     n_critic: int = field(default=5, metadata=Range(1, 100))
     clip: float = field(default=0.01, metadata=Range(0.0, 100.0))
 
 
 @dataclass
-class PenaltyOptions:
+class PenaltyOptions(GFakesOption):
     n_critic: int = field(default=5, metadata=Range(1, 100))
     gp_weight: float = field(default=10.0, metadata=Range(0.0, 1e6))
 
 
 @dataclass
-class DraganOptions:
+class DraganOptions(GFakesOption):
     n_critic: int = field(default=1, metadata=Range(1, 100))
     gp_weight: float = field(default=10.0, metadata=Range(0.0, 1e6))
     perturb_scale: float = field(default=0.5, metadata=Range(0.0, 100.0))
@@ -70,10 +72,12 @@ class AdversarialGAN(Variant):
 
     def step(self, batches: list[Batch]) -> dict[str, torch.Tensor | float]:
         G, D = self.nets["G"], self.nets["D"]
+        reuse = self.opts.g_fakes == "reuse"
         out: dict[str, torch.Tensor | float] = {}
+        # for n_critic steps: sample m noise samples and m examples, update the critic
         for i, batch in enumerate(batches):
             real = batch["x"]
-            if i == len(batches) - 1:  # the last critic batch's fakes also serve the G step
+            if reuse and i == len(batches) - 1:  # kept with its graph for the generator step
                 g_fake = G(self.latent(real.shape[0]))
                 fake = g_fake.detach()
             else:
@@ -87,6 +91,9 @@ class AdversarialGAN(Variant):
                 d_loss = d_loss + pen[1]
             self.update("D", d_loss)
             self.after_critic_update()
+        # sample m noise samples (unless reused), update the generator
+        if not reuse:
+            g_fake = G(self.latent(batches[-1]["x"].shape[0]))
         self.requires_grad(D, False)
         g_loss = type(self).g_loss(D(g_fake))
         self.update("G", g_loss)

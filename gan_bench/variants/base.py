@@ -70,13 +70,15 @@ class Sample:
 
     ``x`` is the output (float NCHW images in [-1, 1], or points); ``y`` the class labels asked
     for; ``cond`` an input image (super-resolution, translation, completion); ``mask`` a mask;
-    ``target`` the ground truth of a paired task. Unset conditions are None."""
+    ``target`` the ground truth of a paired task; ``pair`` the same sample generated in a second
+    domain (CoGAN's coupled image). Unset fields are None."""
 
     x: torch.Tensor
     y: torch.Tensor | None = None
     cond: torch.Tensor | None = None
     mask: torch.Tensor | None = None
     target: torch.Tensor | None = None
+    pair: torch.Tensor | None = None
 
     def has(self, *names: str) -> bool:
         """True when every named field is set (a metric's ``needs``)."""

@@ -1,7 +1,8 @@
 """Energy-based GANs whose critic is an autoencoder: EBGAN and BEGAN.
 
 The critic ``D`` is the architecture's discriminator (encoder to a code) followed by its
-generator (decoder back to data), so both variants work on any registered architecture.
+generator (decoder back to data), so both variants work on any registered architecture. The generator step's fakes follow
+``model.g_fakes`` (:mod:`gan_bench.variants.fakes`): fresh z by default, as both papers write it.
 """
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ from gan_bench.config import Range
 from gan_bench.nets.base import autoencoder
 from gan_bench.registry import VARIANTS
 from gan_bench.variants.base import Batch, Variant
+from gan_bench.variants.fakes import GFakesOption
 
 
 @dataclass
-class EBGANOptions:
+class EBGANOptions(GFakesOption):
     margin: float = field(default=1.0, metadata=Range(0.0, 1e6))
     pt_weight: float = field(default=0.1, metadata=Range(0.0, 1e6))  # pull-away term; 0 disables it
     code_dim: int = field(default=32, metadata=Range(1, 1 << 16))
 
 
 @dataclass
-class BEGANOptions:
+class BEGANOptions(GFakesOption):
     gamma: float = field(default=0.5, metadata=Range(0.0, 1.0))  # diversity ratio
     lambda_k: float = field(default=1e-3, metadata=Range(0.0, 1.0))
     k_init: float = field(default=0.0, metadata=Range(0.0, 1.0))
@@ -59,15 +61,24 @@ class EBGAN(AutoEncoderCritic):
     def step(self, batches: list[Batch]) -> dict[str, torch.Tensor | float]:
         G, D = self.nets["G"], self.nets["D"]
         real = batches[0]["x"]
-        with torch.no_grad():
-            fake = G(self.latent(real.shape[0]))
+        reuse = self.opts.g_fakes == "reuse"
+        # critic: L_D = D(x) + [m - D(G(z))]^+ (Zhao et al. 2017, eq. 1)
+        if reuse:
+            g_fake = G(self.latent(real.shape[0]))
+            fake = g_fake.detach()
+        else:
+            with torch.no_grad():
+                fake = G(self.latent(real.shape[0]))
         real_energy, _ = self.energy(real)
         fake_energy, _ = self.energy(fake)
         d_loss = losses.d_ebgan(real_energy, fake_energy, self.opts.margin)
         self.update("D", d_loss)
 
+        # generator: L_G = D(G(z)) + pull-away term on the critic's codes (eq. 2 and 4)
+        if not reuse:
+            g_fake = G(self.latent(real.shape[0]))
         self.requires_grad(D, False)
-        fake_energy, codes = self.energy(G(self.latent(self.cfg.batch_size)))
+        fake_energy, codes = self.energy(g_fake)
         pt = penalties.pull_away_term(codes)
         g_loss = losses.g_ebgan(fake_energy) + self.opts.pt_weight * pt
         self.update("G", g_loss)
@@ -83,31 +94,47 @@ class BEGAN(AutoEncoderCritic):
     def build(self) -> None:
         super().build()
         self.norm = self.opts.norm
-        self.k = float(self.opts.k_init)
+        # k_t lives on the device as a tensor: reading it back each step (a float()) would stall
+        # a GPU once per step, which other variants do not, and make seconds mean less work.
+        self.k = torch.tensor(float(self.opts.k_init), device=self.device)
 
     def step(self, batches: list[Batch]) -> dict[str, torch.Tensor | float]:
-        G = self.nets["G"]
+        G, D = self.nets["G"], self.nets["D"]
         real = batches[0]["x"]
-        fake = G(self.latent(real.shape[0]))
+        reuse = self.opts.g_fakes == "reuse"
+        if reuse:  # carpedm20's BEGAN: one z serves both updates
+            g_fake = G(self.latent(real.shape[0]))
+            fake = g_fake.detach()
+        else:  # the paper's z_D (Berthelot et al. 2017, eq. 4)
+            with torch.no_grad():
+                fake = G(self.latent(real.shape[0]))
+        # L_D = L(x) - k_t L(G(z_D))
         real_loss = self.energy(real)[0].mean()
-        # The critic sees detached fakes; the generator its own graph (same samples, as in the paper).
-        d_loss = losses.d_began(real_loss, self.energy(fake.detach())[0].mean(), self.k)
-        self.update("D", d_loss)
-        self.requires_grad(self.nets["D"], False)
-        g_loss = self.energy(fake)[0].mean()
-        self.update("G", g_loss)
-        self.requires_grad(self.nets["D"], True)
-
-        rl, fl = float(real_loss.detach()), float(g_loss.detach())
+        fake_loss = self.energy(fake)[0].mean()
         k_used = self.k
-        self.k = losses.began_k_update(self.k, rl, fl, self.opts.gamma, self.opts.lambda_k)
+        d_loss = losses.d_began(real_loss, fake_loss, k_used)
+        self.update("D", d_loss)
+
+        # L_G = L(G(z_G)), with z_G = z_D under reuse
+        if not reuse:
+            g_fake = G(self.latent(real.shape[0]))
+        self.requires_grad(D, False)
+        g_loss = self.energy(g_fake)[0].mean()
+        self.update("G", g_loss)
+        self.requires_grad(D, True)
+
+        # k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1), from the losses of one point:
+        # L(x) and L(G(z)) as the critic update computed them, before either update (carpedm20's
+        # implementation evaluates both in the graph of that step's updates). Mixing L(x) from
+        # before the critic update with L(G(z)) from after it biases the balance term.
+        rl, fl = real_loss.detach(), fake_loss.detach()
+        self.k = losses.began_k_step(k_used, rl, fl, self.opts.gamma, self.opts.lambda_k)
         return {"loss/d": d_loss.detach(), "loss/g": g_loss.detach(), "began/k": k_used,
                 "began/convergence": losses.began_convergence(rl, fl, self.opts.gamma)}
 
     def extra_state(self) -> dict[str, Any]:
-        return {"k": self.k}
+        return {"k": self.k.detach().clone()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.k = float(state["k"])
-
-
+        # a float from checkpoints written before k_t became a tensor, or a tensor of any device
+        self.k = torch.as_tensor(state["k"], dtype=torch.float32).to(self.device).clone()

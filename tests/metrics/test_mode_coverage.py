@@ -67,3 +67,33 @@ def test_non_finite_samples_count_as_low_quality():
     result = mode_coverage(samples, MEANS, STD)
     assert result["modes"] == 1
     assert result["high_quality_pct"] == pytest.approx(50.0)
+
+
+def test_reverse_kl_is_pacgans_over_high_quality_samples_only():
+    # PacGAN's MetricLogger histograms only the samples within 3 std of their nearest mode.
+    good = MEANS[:2].repeat(100, 1)  # 200 high-quality samples, balanced over modes 0 and 1
+    poor = MEANS[2].repeat(600, 1) + torch.tensor([0.05, 0.0])  # nearest mode 2, but 5 std off it
+    result = mode_coverage(torch.cat([good, poor]), MEANS, STD)
+    assert result["modes"] == 2
+    assert result["high_quality_pct"] == pytest.approx(25.0)
+    assert result["reverse_kl"] == pytest.approx(math.log(8 / 2))  # over the 200 good samples
+    p = torch.tensor([0.125, 0.125, 0.75], dtype=torch.float64)  # all 800 samples' nearest modes
+    assert result["reverse_kl_all"] == pytest.approx(float((p * torch.log(8 * p)).sum()))
+
+
+def test_reverse_kl_without_any_high_quality_sample_is_log_k():
+    # PacGAN's normalisation would be 0/0 here; gan_bench reports the value of total collapse.
+    samples = MEANS.repeat(10, 1) + torch.tensor([0.05, 0.0])  # every mode, all 5 std off
+    result = mode_coverage(samples, MEANS, STD)
+    assert result["modes"] == 0
+    assert result["reverse_kl"] == pytest.approx(math.log(8))
+    assert result["reverse_kl_all"] == pytest.approx(0.0, abs=1e-9)  # balanced over all 8 modes
+
+
+def test_both_reverse_kls_are_registered_and_lower_is_better():
+    from gan_bench.registry import METRICS
+    from gan_bench.report._format import lower_is_better
+
+    keys = METRICS.entry("mode-coverage").meta["keys"]
+    assert {"reverse_kl", "reverse_kl_all"} <= set(keys)
+    assert lower_is_better("reverse_kl") and lower_is_better("reverse_kl_all")

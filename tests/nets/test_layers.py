@@ -46,3 +46,34 @@ def test_norm_choices() -> None:
     assert isinstance(norm1d("layer", 4), nn.LayerNorm)
     with pytest.raises(ValueError, match="unknown d_norm"):
         norm2d("instance", 4)
+
+
+def _generators(arch: str, k: int) -> list[nn.Module]:
+    from gan_bench.data.base import DataSpec
+    from gan_bench.registry import ARCHITECTURES
+
+    entry = ARCHITECTURES.entry(arch)
+    small = {"mlp": {"width": 16}, "dcgan": {"width": 8}, "infogan": {"width": 8, "fc_dim": 16},
+             "resnet": {"g_width": 16, "d_width": 16}}[arch]
+    spec = DataSpec(shape=(2,), kind="points") if arch == "mlp" else DataSpec(shape=(1, 32, 32), kind="image")
+    built = entry.obj(spec, entry.obj.Options(**small))
+    return [built.generator(8) for _ in range(k)]
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "infogan", "resnet"])
+def test_share_all_but_last_ties_every_layer_but_the_output(arch: str) -> None:
+    from gan_bench.nets.layers import last_layer, share_all_but_last
+
+    gens = _generators(arch, 3)
+    share_all_but_last(gens)
+    last = last_layer(gens[0])
+    for g in gens[1:]:
+        assert g.get_submodule(last) is not gens[0].get_submodule(last)
+        shared = [n for n, _ in gens[0].named_parameters() if not n.startswith(last + ".")]
+        assert shared and all(g.get_parameter(n) is gens[0].get_parameter(n) for n in shared)
+    unique = {id(p) for g in gens for p in g.parameters()}
+    heads = sum(1 for _ in gens[0].get_submodule(last).parameters())
+    assert len(unique) == sum(1 for _ in gens[0].parameters()) + 2 * heads
+    z = torch.randn(4, 8)
+    assert gens[1](z).shape == gens[0](z).shape
+    assert not torch.equal(gens[1](z), gens[0](z))  # their own output layers

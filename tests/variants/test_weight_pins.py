@@ -38,7 +38,9 @@ CASES: dict[str, tuple[str, str, str, list[str]]] = {
     "wgan-gp/mnist": ("wgan-gp", "mnist", "3steps", IMG),
 }
 # Overrides that select the policies these runs were recorded under, where a default changed since.
-POLICY: dict[str, list[str]] = {}
+# ``model.g_fakes=reuse``: the generator step reused the critic's last fakes (gan_bench.variants.fakes).
+_REUSE = ["model.g_fakes=reuse"]
+POLICY: dict[str, list[str]] = {v: _REUSE for v in ("gan-ns", "gan-mm", "lsgan", "wgan", "wgan-gp", "dragan", "dcgan")}
 
 
 def final_weights(tmp: Path, name: str) -> dict[str, torch.Tensor]:
