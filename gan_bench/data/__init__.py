@@ -6,6 +6,7 @@ from gan_bench.data import (  # noqa: F401
     folder,
     idx,
     mixtures,
+    sr,
     stacked_mnist,
     utkface,
 )

@@ -1,3 +1,19 @@
 """Variants: one short file per family. Importing this package registers them all."""
 
-from gan_bench.variants import adversarial, energy, multiplayer, planned, vae  # noqa: F401
+from gan_bench.variants import (  # noqa: F401
+    adversarial,
+    age_cgan,
+    conditional,
+    coupled,
+    energy,
+    fgan,
+    improved_gan,
+    infogan,
+    multiplayer,
+    planned,
+    pyramid,
+    sr,
+    stacked,
+    triple_gan,
+    vae,
+)

@@ -12,6 +12,8 @@ A variant registers with ``@VARIANTS.register(name, description=...)`` and may d
 - ``conditional``: True when samples are drawn per class label (cGAN, ACGAN, ...): evaluation then
   asks for balanced labels (sample i gets class i mod K) and metrics that need labels run;
 - ``ema_roles``: the generator roles averaged when ``ema.decay`` > 0 (default ``("G",)``).
+- registration meta ``requires_data``: what data the variant needs when it is not plain images or
+  points (``srgan``: super-resolution pairs), so tools that run every variant on MNIST skip it.
 
 The contract every variant gets from this base and the trainer, whatever its family:
 

@@ -11,20 +11,11 @@ from gan_bench.registry import VARIANTS
 from gan_bench.variants.base import Variant
 
 PLANNED = {
-    "cgan": "conditional GAN (Mirza & Osindero 2014)",
-    "acgan": "auxiliary-classifier GAN (Odena et al. 2017)",
-    "infogan": "InfoGAN (Chen et al. 2016)",
-    "triple-gan": "Triple-GAN (Li et al. 2017)",
-    "cogan": "coupled GAN (Liu & Tuzel 2016)",
-    "lapgan": "Laplacian pyramid GAN (Denton et al. 2015)",
-    "stackgan": "StackGAN (Zhang et al. 2017)",
     "biggan": "BigGAN (Brock et al. 2019)",
     "stylegan2": "StyleGAN2 (Karras et al. 2020)",
     "pix2pix": "pix2pix: U-Net + PatchGAN + L1 (Isola et al. 2017)",
     "cyclegan": "CycleGAN (Zhu et al. 2017)",
-    "srgan": "SRGAN (Ledig et al. 2017)",
     "esrgan": "ESRGAN (Wang et al. 2018)",
-    "age-cgan": "Age-cGAN (Antipov et al. 2017)",
     "completion": "adversarial image completion with global + local discriminators (Iizuka et al. 2017)",
 }
 

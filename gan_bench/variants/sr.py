@@ -1,0 +1,245 @@
+"""Super-resolution GANs: SRGAN (Ledig et al. 2017).
+
+The condition is the LR image: a batch is ``{"x": HR, "cond": LR}`` (:mod:`gan_bench.data.sr`),
+evaluation samples carry ``cond`` = LR and ``target`` = HR of the evaluation patches by position,
+and the output is G(LR). The ``sr-quality`` metric scores them (Y-PSNR/SSIM); :meth:`own_metrics`
+scores the benchmark set (``model.eval_set``, Set5) at full size with the tables' protocol:
+``set5_psnr[y-crop4]``, ``set5_ssim[y-crop4]`` and ``set5_niqe[basicsr]`` (when the NIQE
+pristine parameters are installed).
+
+SRGAN, two stages (``model.stage``):
+
+- ``psnr``: SRResNet trained on the pixel MSE, l_MSE = ||I_HR - G(I_LR)||^2 (eq. 4): the SRResNet
+  row of the tables;
+- ``gan``: the perceptual loss l_SR = l_X + 1e-3 l_Gen (eq. 3), with the generative loss
+  l_Gen = -log D(G(I_LR)) (eq. 6) and D trained on the minimax loss (eq. 2). The content loss l_X
+  is the VGG19 loss on the feature map before the 5th max-pooling, rescaled by 1/12.75 (eq. 5,
+  "SRGAN-VGG54") when the torchvision VGG19 weights are on disk (``model.vgg_weights``, else
+  torch's hub cache ``vgg19-dcbb9e9d.pth``); otherwise the MSE content loss (the paper's
+  "SRGAN-MSE"), and the protocol line of every result says which (``content=vgg54`` or
+  ``content=mse``). ``model.init_from`` starts G from a ``psnr`` run's checkpoint, as the paper
+  initialises SRGAN with SRResNet.
+
+Adam (beta1 0.9), lr 1e-4, batch 16 of 96 px HR patches, as the paper.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_bench import losses
+from gan_bench.config import Choice, ConfigError, Range
+from gan_bench.data.base import ArrayDataset, DataError, data_root
+from gan_bench.metrics.harness import leaderboard_column
+from gan_bench.registry import VARIANTS
+from gan_bench.variants.base import Batch, Variant
+
+log = logging.getLogger(__name__)
+
+VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's ImageNet VGG19 weights
+VGG54_LAYERS = 36  # torchvision vgg19.features[:36]: up to relu5_4, before the 5th max-pool
+VGG_RESCALE = 1 / 12.75  # Ledig et al.: feature maps rescaled so the VGG loss is comparable to MSE
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class SRGANOptions:
+    stage: str = field(default="psnr", metadata=Choice("psnr", "gan"))
+    adv_weight: float = field(default=1e-3, metadata=Range(0.0, 1e3))  # eq. 3
+    content: str = field(default="auto", metadata=Choice("auto", "vgg54", "mse"))  # auto: vgg54 when on disk
+    vgg_weights: str = ""  # torchvision vgg19 state dict (.pth); "" = torch hub cache
+    init_from: str = ""  # a psnr-stage run directory whose G starts this run
+    eval_set: str = field(default="set5", metadata=Choice("set5", "none"))  # full-size benchmark in own_metrics
+
+
+def to_uint8_image(x: torch.Tensor) -> np.ndarray:
+    """One float CHW image in [-1, 1] as uint8 HWC, rounded."""
+    return x.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def from_uint8_image(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 HWC as a float (1, C, H, W) tensor in [-1, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+    return t.div(127.5).sub(1.0).to(device)
+
+
+def find_vgg19(explicit: str = "") -> Path | None:
+    """The VGG19 weights file: ``explicit`` (which must exist), else torch's hub cache, else None."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise DataError(f"model.vgg_weights: {path} does not exist; give torchvision's {VGG19_FILE}")
+        return path
+    path = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+    return path if path.is_file() else None
+
+
+class VGGFeatures(nn.Module):
+    """VGG19 features up to relu5_4 of images in [-1, 1] (ImageNet-normalised), frozen."""
+
+    def __init__(self, weights: Path) -> None:
+        super().__init__()
+        from torchvision.models import vgg19
+
+        net = vgg19()
+        try:
+            net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        except (RuntimeError, OSError, KeyError, ValueError) as exc:
+            raise DataError(f"{weights} is not torchvision's VGG19 state dict ({str(exc).splitlines()[0]})") from None
+        self.features = net.features[:VGG54_LAYERS].eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(((x + 1) / 2 - self.mean) / self.std)
+
+    def train(self, mode: bool = True) -> VGGFeatures:  # always eval: a fixed feature extractor
+        return super().train(False)
+
+
+class SRVariant(Variant):
+    """What every SR variant shares: LR conditions, G(LR) sampling, full-size benchmark scores."""
+
+    eval_set: ClassVar[str] = "set5"
+
+    @property
+    def scale(self) -> int:
+        data = self.ctx.data
+        if data is None or "scale" not in data.meta:
+            raise ConfigError(f"{self.cfg.variant} needs a super-resolution dataset (t91, set5, div2k, sr-folder); "
+                              f"{self.cfg.dataset} has no LR images", "dataset")
+        return int(data.meta["scale"])
+
+    def sample_conditions(self, n: int, offset: int, data: ArrayDataset | None) -> dict[str, torch.Tensor]:
+        """The LR patches (``cond``) and HR patches (``target``) of evaluation rows offset..offset+n."""
+        data = data if data is not None and hasattr(data, "lr") else self.ctx.data
+        assert data is not None
+        index = torch.arange(offset, offset + n) % len(data)
+        batch = data.batch(index)
+        return {"cond": batch["cond"].to(self.device), "target": batch["x"].to(self.device)}
+
+    def generate_at(self, z: torch.Tensor, offset: int, **conditions: torch.Tensor) -> torch.Tensor:
+        return self.sampling_net("G")(conditions["cond"])
+
+    @torch.no_grad()
+    def upscale(self, lr: np.ndarray) -> np.ndarray:
+        """The uint8 HWC SR image of one uint8 HWC LR image (the sampling net, in eval mode)."""
+        G = self.sampling_net("G")
+        was = G.training
+        G.eval()
+        try:
+            return to_uint8_image(G(from_uint8_image(lr, self.device))[0])
+        finally:
+            G.train(was)
+
+    def own_metrics(self) -> dict[str, float]:
+        """Full-size scores on the benchmark set (``model.eval_set``) with the tables' protocol."""
+        name = getattr(self.opts, "eval_set", "none")
+        if name == "none":
+            return {}
+        from gan_bench.data.sr import load_sr_images
+        from gan_bench.sr.imresize import imresize, modcrop
+        from gan_bench.sr.niqe import niqe
+        from gan_bench.sr.quality import protocol_name, sr_scores
+
+        s = self.scale
+        images = load_sr_images(name, data_root(self.cfg.data_root or None), "test")
+        rows, niqes = [], []
+        for _, hr in images:
+            hr = modcrop(hr, s)
+            sr = self.upscale(imresize(hr, 1.0 / s))  # type: ignore[arg-type]
+            rows.append(sr_scores(hr, sr, s))
+            try:
+                niqes.append(niqe(sr, crop_border=s))
+            except DataError as exc:  # the pristine parameters are not installed: no NIQE
+                if not niqes and not getattr(self, "_niqe_warned", False):
+                    log.warning("%s", exc)
+                    self._niqe_warned = True
+        p = protocol_name(s)
+        out = {leaderboard_column(f"{name}_{k}", p): float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim")}
+        if len(niqes) == len(rows):
+            out[leaderboard_column(f"{name}_niqe", "basicsr")] = float(np.mean(niqes))
+        return out
+
+    def own_protocol(self) -> str:
+        return getattr(self, "stage_protocol", "")
+
+
+@VARIANTS.register("srgan", description="SRGAN / SRResNet super-resolution (Ledig et al. 2017)",
+                   default_arch={"image": "srresnet"}, requires_data="super-resolution pairs (t91, set5, div2k, sr-folder)")
+class SRGAN(SRVariant):
+    Options = SRGANOptions
+    defaults = {"optim": {"g_lr": 1e-4, "d_lr": 1e-4, "beta1": 0.9, "beta2": 0.999},
+                "batch_size": 16, "eval": {"num_samples": 64}}
+
+    def build(self) -> None:
+        o = self.opts
+        G = self.add_net("G", self.ctx.arch.generator(scale=self.scale))
+        if o.init_from:
+            self._init_generator(Path(o.init_from))
+        self.add_optimizer("G", G.parameters(), self.cfg.optim.g_lr)
+        self.content = "mse"
+        if o.stage == "gan":
+            self.add_net("D", self.ctx.arch.discriminator())
+            self.add_optimizer("D", self.nets["D"].parameters(), self.cfg.optim.d_lr)
+            weights = find_vgg19(o.vgg_weights) if o.content != "mse" else None
+            if o.content == "vgg54" and weights is None:
+                raise DataError(f"model.content=vgg54 needs torchvision's {VGG19_FILE}: put it in "
+                                f"{Path(torch.hub.get_dir()) / 'checkpoints'} or give model.vgg_weights")
+            if weights is not None:
+                self.vgg = VGGFeatures(weights).to(self.device)  # not a net by role: fixed, never saved
+                self.content = "vgg54"
+        stage = "SRResNet (MSE)" if o.stage == "psnr" else f"SRGAN content={self.content} adv={o.adv_weight:g}"
+        self.stage_protocol = f"srgan stage={o.stage}: {stage}"
+
+    def _init_generator(self, run_dir: Path) -> None:
+        from gan_bench.train.checkpoint import FINAL, load_checkpoint
+
+        ckpt = run_dir / "checkpoints" / FINAL
+        if not ckpt.is_file():
+            raise DataError(f"model.init_from: missing {ckpt}; train the psnr stage into {run_dir} first")
+        state = load_checkpoint(ckpt)["nets"]
+        g_state = {k[2:]: v for k, v in state.items() if k.startswith("G.")}
+        try:
+            self.nets["G"].load_state_dict(g_state)
+        except RuntimeError as exc:
+            raise ConfigError(f"model.init_from: {ckpt} does not fit this G ({str(exc).splitlines()[0]})",
+                              "model.init_from") from None
+
+    def content_loss(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        """l_X: VGG54 feature MSE (eq. 5, rescaled by 1/12.75) or pixel MSE (eq. 4)."""
+        if self.content == "vgg54":
+            return F.mse_loss(self.vgg(sr) * VGG_RESCALE, self.vgg(hr).detach() * VGG_RESCALE)
+        return F.mse_loss(sr, hr)
+
+    def step(self, batches: list[Batch]) -> dict[str, torch.Tensor | float]:
+        hr, lr = batches[0]["x"], batches[0]["cond"]
+        G = self.nets["G"]
+        sr = G(lr)
+        if self.opts.stage == "psnr":
+            loss = F.mse_loss(sr, hr)  # eq. 4
+            self.update("G", loss)
+            return {"loss/g_mse": loss.detach()}
+        D = self.nets["D"]
+        # D: max log D(I_HR) + log(1 - D(G(I_LR)))  (eq. 2)
+        d_loss = losses.d_minimax(D(hr), D(sr.detach()))
+        self.update("D", d_loss)
+        # G: l_X + 1e-3 * (-log D(G(I_LR)))  (eqs. 3, 6)
+        self.requires_grad(D, False)
+        content = self.content_loss(sr, hr)
+        adv = losses.g_nonsaturating(D(sr))
+        g_loss = content + self.opts.adv_weight * adv
+        self.update("G", g_loss)
+        self.requires_grad(D, True)
+        return {"loss/d": d_loss.detach(), "loss/g": g_loss.detach(), "g/content": content.detach(),
+                "g/adv": adv.detach()}
+
