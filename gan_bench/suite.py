@@ -32,6 +32,7 @@ import logging
 import multiprocessing
 import os
 import re
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -156,9 +157,24 @@ def plan(suite: SuiteConfig, suite_path: Path, out: Path, scale: float = 1.0,
     return runs
 
 
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGTERM when the suite process dies, even by SIGKILL, so no orphan
+    keeps training (and holding run folders' locks) after its suite is gone."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the suite died before the call
+        os._exit(1)
+
+
 def _init_worker(threads: int, plugins: list[str]) -> None:
     import torch
 
+    _die_with_parent()
     torch.set_num_threads(threads)
     logging.getLogger("gan_bench").setLevel(logging.WARNING)
     load_plugins(plugins)  # a spawned worker starts with the built-ins only

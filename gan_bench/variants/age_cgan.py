@@ -50,7 +50,7 @@ from gan_bench.config import Choice, ConfigError, Range
 from gan_bench.metrics.harness import leaderboard_column
 from gan_bench.registry import VARIANTS
 from gan_bench.variants.base import Batch
-from gan_bench.variants.conditional import ConditionalVariant
+from gan_bench.variants.conditional import CGAN
 
 FaceFeatures = Callable[[torch.Tensor], torch.Tensor]
 AGE_GROUPS = 6  # the paper's 0-18, 19-29, 30-39, 40-49, 50-59, 60+
@@ -59,6 +59,9 @@ EVAL_SEED = 0  # the fixed subset of faces aged at every evaluation
 
 @dataclass
 class AgeCGANOptions:
+    # "projection": the architecture's own conditional D (faces-dcgan: the label as maps after D's
+    # first convolution, as the paper); "concat": the label as extra input channels
+    d_cond: str = field(default="projection", metadata=Choice("concat", "projection"))
     e_lr: float = field(default=2e-4, metadata=Range(0.0, 10.0))  # the encoder's Adam rate
     fr: str = field(default="classifier", metadata=Choice("classifier", "pixel"))  # FR stand-in
     eval_faces: int = field(default=200, metadata=Range(0, None))  # faces aged per evaluation; 0 = none
@@ -102,48 +105,27 @@ def classifier_features(model: nn.Module, image_size: int) -> FaceFeatures:
 
 @VARIANTS.register("age-cgan", description="Age-cGAN: cGAN on six age groups, encoder inverting G, identity-"
                    "preserving latent optimisation (Antipov et al. 2017)", default_arch={"image": "dcgan"})
-class AgeCGAN(ConditionalVariant):
+class AgeCGAN(CGAN):
     Options: ClassVar[type] = AgeCGANOptions
 
     def build(self) -> None:
-        self.check_labels()
         data = self.ctx.data
-        if data is not None and data.name == "utkface" and self.num_classes != AGE_GROUPS:
+        if data is not None and data.name == "utkface" and self.ctx.spec.num_classes != AGE_GROUPS:
             raise ConfigError("age-cgan on utkface needs the paper's six age groups: set data.age_bins=true",
                               "data.age_bins")
-        K, arch = self.num_classes, self.ctx.arch
-        self.add_net("G", arch.generator(self.z_dim, num_classes=K))
-        self.add_net("D", arch.discriminator(out_dim=1, num_classes=K))
-        self.add_net("E", arch.discriminator(out_dim=self.z_dim))  # x -> z, unconditional as in the paper
-        self.add_optimizer("G", self.nets["G"].parameters(), self.cfg.optim.g_lr)
-        self.add_optimizer("D", self.nets["D"].parameters(), self.cfg.optim.d_lr)
+        super().build()  # (1) the cGAN on age groups
+        self.add_net("E", self.ctx.arch.discriminator(out_dim=self.z_dim))  # x -> z, unconditional as in the paper
         self.add_optimizer("E", self.nets["E"].parameters(), self.opts.e_lr)
         self._faces: tuple[torch.Tensor, torch.Tensor] | None = None
         self._fr: tuple[FaceFeatures, str] | None = None
 
     def step(self, batches: list[Batch]) -> dict[str, torch.Tensor | float]:
-        G, D, E = self.nets["G"], self.nets["D"], self.nets["E"]
-        real, y = batches[0]["x"], batches[0]["y"]
-        n = real.shape[0]
-        # (1) D ascends log D(x, y) + log(1 - D(G(z, y'), y')), y' uniform over the age groups
-        y_fake = self.labels(n)
-        with torch.no_grad():
-            fake = G(self.latent(n), y_fake)
-        real_out, fake_out = D(real, y), D(fake, y_fake)
-        d_loss = losses.d_minimax(real_out, fake_out)
-        self.update("D", d_loss)
-        # (1) G descends -log D(G(z, y'), y') on fresh z and labels
-        z, y_fake = self.latent(n), self.labels(n)
-        self.requires_grad(D, False)
-        fake = G(z, y_fake)
-        g_loss = losses.g_nonsaturating(D(fake, y_fake))
-        self.update("G", g_loss)
-        self.requires_grad(D, True)
-        # (2) E descends ||z - E(G(z, y'))||^2 on the same generated pairs, detached from G
-        e_loss = losses.latent_l2(E(fake.detach()), z)
+        # (1) the cGAN's D and G updates, y' uniform over the age groups
+        out, (z, _, fake) = self.adversarial_step(batches)
+        # (2) E descends ||z - E(G(z, y'))||^2 on the generator step's pairs, detached from G
+        e_loss = losses.latent_l2(self.nets["E"](fake), z)
         self.update("E", e_loss)
-        return {"loss/d": d_loss.detach(), "loss/g": g_loss.detach(), "loss/e": e_loss.detach(),
-                "d/real": real_out.detach().mean(), "d/fake": fake_out.detach().mean()}
+        return {**out, "loss/e": e_loss.detach()}
 
     # ------------------------------------------------------------------ evaluation: aging real faces
 

@@ -64,6 +64,9 @@ class ConditionalVariant(Variant):
         return torch.randint(self.num_classes, (n,), generator=self.ctx.noise, device=self.device)
 
 
+GeneratedBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (z, labels, detached images)
+
+
 @dataclass
 class CGANOptions:
     d_cond: str = field(default="concat", metadata=Choice("concat", "projection"))
@@ -89,6 +92,11 @@ class CGAN(ConditionalVariant):
         self.add_optimizer("D", self.nets["D"].parameters(), self.cfg.optim.d_lr)
 
     def step(self, batches: list[Batch]) -> dict[str, torch.Tensor | float]:
+        return self.adversarial_step(batches)[0]
+
+    def adversarial_step(self, batches: list[Batch]) -> tuple[dict[str, torch.Tensor | float], GeneratedBatch]:
+        """The cGAN updates of D then G; also returns the generator step's (z, y', G(z|y')) for
+        variants that build on it (Age-cGAN's encoder)."""
         G, D = self.nets["G"], self.nets["D"]
         real, y = batches[0]["x"], batches[0]["y"]
         n = real.shape[0]
@@ -101,12 +109,15 @@ class CGAN(ConditionalVariant):
         self.update("D", d_loss)
         # G descends -log D(G(z|y')|y') (non-saturating) on fresh z and labels
         y_fake = self.labels(n)
+        z = self.latent(n)
         self.requires_grad(D, False)
-        g_loss = losses.g_nonsaturating(D(G(self.latent(n), y_fake), y_fake))
+        fake = G(z, y_fake)
+        g_loss = losses.g_nonsaturating(D(fake, y_fake))
         self.update("G", g_loss)
         self.requires_grad(D, True)
-        return {"loss/d": d_loss.detach(), "loss/g": g_loss.detach(),
-                "d/real": real_out.detach().mean(), "d/fake": fake_out.detach().mean()}
+        out = {"loss/d": d_loss.detach(), "loss/g": g_loss.detach(),
+               "d/real": real_out.detach().mean(), "d/fake": fake_out.detach().mean()}
+        return out, (z, y_fake, fake.detach())
 
 
 @dataclass

@@ -19,6 +19,7 @@ import torch
 
 from gan_bench.atomic import read_jsonl
 from gan_bench.train.checkpoint import load_checkpoint
+from gan_bench.train.lock import FolderLock, FolderLockedError
 from gan_bench.train.resolve import resolve
 from gan_bench.train.trainer import Trainer
 
@@ -240,18 +241,35 @@ def test_a_suite_rerun_with_other_settings_never_reports_old_numbers(tmp_path: P
     assert pd.read_csv(out / "leaderboard.csv").equals(second)
 
 
-def test_a_suite_killed_midway_finishes_the_rest(tmp_path: Path, run_cli):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_suite_killed_midway_finishes_the_rest(tmp_path: Path, run_cli, jobs: str):
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE.replace("4steps", "300steps"))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "gan_bench.cli", "suite", str(suite), "--out", str(out),
-                             "--no-progress"], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                             "--no-progress", "--jobs", jobs], env={**os.environ, "OMP_NUM_THREADS": "1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.glob("runs/*/summary.json"))) < 2:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # No worker outlives its suite: nothing is written after a moment, and every run folder's lock is free.
+    time.sleep(0.5)
+    snapshot = tree_hashes(out)
+    time.sleep(2)
+    assert tree_hashes(out) == snapshot, "a worker kept training after its suite was killed"
+    deadline = time.time() + 10
+    while True:
+        try:
+            for run in out.glob("runs/*"):
+                with FolderLock(run, "test"):
+                    pass
+            break
+        except FolderLockedError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
     done_before = len(list(out.glob("runs/*/summary.json")))
     assert 2 <= done_before < 6
     code, stdout, _ = run_cli("suite", suite, "--out", out, "--no-progress")
