@@ -13,6 +13,7 @@ from gan_bench.metrics.conditional import (
     code_to_class_accuracy,
     evaluate_conditional,
     intra_class_fid,
+    intra_class_kid,
     reference_labels,
 )
 from gan_bench.metrics.training_eval import _extractor, _features, _reference_features
@@ -60,6 +61,19 @@ def test_intra_class_fid_is_zero_for_identical_classes_and_skips_empty_ones():
     assert math.isnan(intra_class_fid(feats[:1], y[:1], feats, y, 3))
 
 
+def test_intra_class_kid_is_the_mean_of_per_class_kids():
+    from gan_bench.metrics.kid import kernel_distance
+
+    gen = torch.Generator().manual_seed(1)
+    real = torch.randn(600, 8, generator=gen, dtype=torch.float64)
+    y = torch.arange(600) % 3
+    fake = real + torch.tensor([0.0, 0.5, 2.0], dtype=torch.float64)[y][:, None]  # class 2 far off
+    per_class = [kernel_distance(fake[y == k], real[y == k], subsets=100, subset_size=200)[0] for k in range(3)]
+    assert intra_class_kid(fake, y, real, y, 3) == pytest.approx(sum(per_class) / 3, rel=1e-9)
+    assert abs(per_class[0]) < per_class[1] < per_class[2]  # unbiased: about 0 for the same class
+    assert math.isnan(intra_class_kid(fake[:1], y[:1], real, y, 3))
+
+
 def test_reference_labels_belong_to_the_reference_features(mnist_train: ArrayDataset):
     extractor = _extractor("mnist")
     real = _reference_features(mnist_train, extractor)
@@ -77,7 +91,7 @@ def test_reference_labels_belong_to_the_reference_features(mnist_train: ArrayDat
 def test_real_images_with_their_labels_score_high_and_wrong_labels_low(mnist_train, mnist_test):
     x, y = mnist_test
     right = evaluate_conditional(Sample(x=x, y=y), mnist_train)
-    assert set(right) == {f"class_acc[{P}]", f"fid_intra[{P}]"}
+    assert set(right) == {f"class_acc[{P}]", f"fid_intra[{P}]", f"kid_intra[{P}]"}
     assert right[f"class_acc[{P}]"] > 0.95  # the classifier's test accuracy is 99.5%
     wrong = evaluate_conditional(Sample(x=x, y=(y + 1) % 10), mnist_train)
     assert wrong[f"class_acc[{P}]"] < 0.05
