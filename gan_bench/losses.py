@@ -310,3 +310,21 @@ def identity_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> tor
     """Per-example Euclidean distance ||FR(x) - FR(x')|| between face-recognition features (rows),
     which Age-cGAN's identity-preserving optimisation minimises over z (section 2.2, eq. 3)."""
     return (features_a - features_b).flatten(1).norm(dim=1)
+
+
+# --------------------------------------------------------------------------- relativistic average GAN (ESRGAN)
+
+
+def d_relativistic_average(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RaGAN discriminator loss -E[log D_Ra(x_r, x_f)] - E[log(1 - D_Ra(x_f, x_r))], with
+    D_Ra(a, b) = sigmoid(C(a) - E[C(b)]) over the batch (Jolicoeur-Martineau 2019; Wang et al.
+    2018, ESRGAN eq. 1-2). ``*_logits`` are the critic's raw outputs C(x)."""
+    return (F.softplus(-(real_logits - fake_logits.mean())).mean()
+            + F.softplus(fake_logits - real_logits.mean()).mean())
+
+
+def g_relativistic_average(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """RaGAN generator loss -E[log(1 - D_Ra(x_r, x_f))] - E[log D_Ra(x_f, x_r)]: the symmetric
+    form, so the generator also learns from the real data's logits (ESRGAN eq. 2)."""
+    return (F.softplus(real_logits - fake_logits.mean()).mean()
+            + F.softplus(-(fake_logits - real_logits.mean())).mean())

@@ -7,6 +7,7 @@ from gan_bench.nets import (  # noqa: F401
     infogan,
     mlp,
     resnet,
+    rrdb,
     semi,
     srresnet,
     stages,

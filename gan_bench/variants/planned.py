@@ -15,7 +15,6 @@ PLANNED = {
     "stylegan2": "StyleGAN2 (Karras et al. 2020)",
     "pix2pix": "pix2pix: U-Net + PatchGAN + L1 (Isola et al. 2017)",
     "cyclegan": "CycleGAN (Zhu et al. 2017)",
-    "esrgan": "ESRGAN (Wang et al. 2018)",
     "completion": "adversarial image completion with global + local discriminators (Iizuka et al. 2017)",
 }
 
