@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 NAME = "metrics"
-HELP = "FID, KID, IS, precision/recall, density/coverage, LPIPS diversity, Stacked MNIST modes"
+HELP = "FID, KID, IS, precision/recall, density/coverage, LPIPS diversity, Stacked MNIST modes, class-conditional scores"
 DESCRIPTION = """\
 Score INPUT1 (generated samples) against INPUT2 (the real reference) under one protocol.
 
-An INPUT is an image folder, an .npz of uint8 NHWC images, a dataset split (mnist:test), or a run
-directory of `gan-bench train` (samples are drawn from its generator and streamed in batches,
-never written to disk; `run:PATH` forces that reading).
+An INPUT is an image folder, an .npz of uint8 NHWC images (`x`, with optional class labels `y`), a
+dataset split (mnist:test, labelled), or a run directory of `gan-bench train` (samples are drawn
+from its generator and streamed in batches, never written to disk; `run:PATH` forces that
+reading; a class-conditional run's samples are class-balanced and carry their labels).
 
 Protocols (numbers of two protocols are never comparable):
   legacy-tf             torch-fidelity: TF-compatible Inception-v3, TF1 bilinear resize to 299,
@@ -31,6 +32,11 @@ Metrics (--metrics, comma separated):
   prc        -> precision, recall (k=3)   dc    -> density, coverage (k=5)
   lpips_div  -> lpips_diversity (INPUT1 only; net alex, LPIPS v0.1)
   modes      -> modes, kl_to_uniform (Stacked MNIST, mnist-classifier, INPUT1 only)
+class-conditional (INPUT1 a conditional run or labelled .npz; INPUT2 a labelled split):
+  class_acc  -> class_acc: the protocol's classifier recognises the asked-for label (*-classifier)
+  fid_intra  -> fid_intra: FID per class against INPUT2's examples of that class, averaged
+  kid_intra  -> kid_intra: the same with KID
+  lpips_class -> lpips_class: LPIPS diversity within each class (--lpips-pairs per class), averaged
 
 Weights come from --weights-dir, then $GAN_BENCH_WEIGHTS_DIR, then the torch hub cache, and are
 downloaded only where the network allows (never with --offline or $GAN_BENCH_OFFLINE=1); a missing
@@ -41,6 +47,7 @@ examples:
   gan-bench metrics samples/ mnist:test --protocol mnist-classifier --metrics fid,kid,prc,dc --json
   gan-bench metrics runs/wgan-gp-cifar10 cifar10:test --metrics fid,kid,is --num 10000
   gan-bench metrics fake.npz real.npz --protocol clean --metrics fid,kid
+  gan-bench metrics runs/cgan-mnist mnist:test --protocol mnist-classifier --metrics class_acc,fid_intra,kid_intra,lpips_class
 """
 
 
@@ -81,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--dc-k", type=int, default=d.dc_k, help="neighbourhood of density/coverage (default 5)")
     o.add_argument("--lpips-net", default=d.lpips_net, choices=("alex", "vgg", "squeeze"))
     o.add_argument("--lpips-mode", default=d.lpips_mode, choices=("unconditional", "conditional"), help="conditional: INPUT1 holds one sub-folder (or .npz row) of samples per input")
-    o.add_argument("--lpips-pairs", type=int, default=d.lpips_pairs, help="random pairs for unconditional LPIPS (default 1000)")
+    o.add_argument("--lpips-pairs", type=int, default=d.lpips_pairs, help="random pairs for unconditional LPIPS, and per class for lpips_class (default 1000)")
     o.add_argument("--lpips-samples", type=int, default=d.lpips_samples_per_input, help="samples per input for conditional LPIPS (default 20)")
     o.add_argument("--lpips-random-backbone", type=int, default=None, metavar="SEED", help="random LPIPS trunk from SEED (offline tests only; not comparable)")
 

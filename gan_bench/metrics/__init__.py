@@ -1,6 +1,7 @@
 """Metrics. Importing this package registers every metric family in ``METRICS``."""
 
 from gan_bench.metrics import (  # noqa: F401
+    class_conditional,
     conditional,
     frechet,
     inception_score,

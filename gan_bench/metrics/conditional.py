@@ -84,16 +84,21 @@ def intra_class_fid(fake: torch.Tensor, fake_y: torch.Tensor, real: torch.Tensor
 
 
 def intra_class_kid(fake: torch.Tensor, fake_y: torch.Tensor, real: torch.Tensor, real_y: torch.Tensor,
-                    num_classes: int) -> float:
+                    num_classes: int, subsets: int = 100, subset_size: int = 1000, seed: int = 2020) -> float:
     """The mean over classes of KID(fake features of class k, real features of class k), each on
-    100 subsets of up to 1,000 per side; classes with fewer than two samples on either side are
-    skipped (NaN when none is left)."""
+    ``subsets`` subsets of up to ``subset_size`` per side (``seed``: KID's subset stream); classes
+    with fewer than two samples on either side are skipped (NaN when none is left)."""
     scores = []
     for k in range(num_classes):
         f, r = fake[fake_y == k], real[real_y == k]
         if len(f) >= 2 and len(r) >= 2:
-            scores.append(kernel_distance(f, r, subsets=100, subset_size=min(1000, len(f), len(r)))[0])
+            scores.append(kernel_distance(f, r, subsets=subsets, subset_size=min(subset_size, len(f), len(r)), seed=seed)[0])
     return float(np.mean(scores)) if scores else float("nan")
+
+
+def class_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """The fraction of samples whose classifier logits' argmax is the label ``y`` they were asked for."""
+    return float((logits.argmax(1).cpu() == y.cpu().long()).double().mean())
 
 
 def code_to_class_accuracy(codes: torch.Tensor, classes: torch.Tensor, num_codes: int, num_classes: int) -> float:
@@ -132,7 +137,7 @@ def evaluate_conditional(sample: Sample, dataset: ArrayDataset) -> dict[str, flo
     real = _reference_features(dataset, _extractor(dataset.name))
     real_y = reference_labels(dataset)
     return {
-        leaderboard_column("class_acc", p): float((logits.argmax(1) == y).float().mean()),
+        leaderboard_column("class_acc", p): class_accuracy(logits, y),
         leaderboard_column("fid_intra", p): intra_class_fid(feats, y, real, real_y, K),
         leaderboard_column("kid_intra", p): intra_class_kid(feats, y, real, real_y, K),
     }

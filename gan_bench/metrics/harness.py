@@ -5,6 +5,12 @@ extracts each input's features once (or reads them from the cache), hands them t
 metric family, and returns a flat dict of numbers plus a ``protocol`` object saying exactly how
 they were made (library and version, extractor, weights sha256, resize, sample counts, reference).
 
+Class-conditional families (class accuracy, intra-class FID/KID, LPIPS per class) declare
+``labels=(1,)`` or ``(1, 2)``: the inputs that must carry class labels. The harness checks that up
+front (an unconditional run or an unlabelled folder is a one-line error), fetches the labels once
+(a conditional run records them while its samples stream) and hands them to the families through
+:func:`class_labels`, with the number of classes both inputs share.
+
 Protocols never mix: ``legacy-tf`` (torch-fidelity), ``clean`` (clean-fid) and the
 ``<dataset>-classifier`` domain protocols give different numbers for the "same" metric, so a
 leaderboard column is a (metric, protocol) pair; :func:`leaderboard_column` names it.
@@ -39,6 +45,8 @@ from gan_bench.registry import METRICS, Entry
 
 log = logging.getLogger(__name__)
 
+LABELS = "labels"  # MetricContext.memo key: {input index: long class labels}
+NUM_CLASSES = "num_classes"  # MetricContext.memo key: the classes the labels range over
 ALIASES = {"lpips_div": "lpips-div", "lpips": "lpips-div", "isc": "is", "pr": "prc", "stacked-mnist": "modes"}
 
 
@@ -134,6 +142,58 @@ def _check_request(entries: list[Entry[Any]], cfg: HarnessConfig, have_input2: b
         raise MetricsInputError("--lpips-mode conditional takes grouped samples; run it alone with --metrics lpips_div")
 
 
+def _label_inputs(entries: list[Entry[Any]]) -> list[int]:
+    """The inputs (1, 2) that some requested family needs class labels on."""
+    return sorted({i for e in entries for i in e.meta.get("labels", ())})
+
+
+def _check_labels(entries: list[Entry[Any]], inputs: dict[int, ImageInput | None]) -> None:
+    """One-line error, before any extraction, when a family needs labels an input lacks."""
+    for which in _label_inputs(entries):
+        inp = inputs[which]
+        if inp is None:
+            continue  # an arity-2 family without INPUT2 is reported by _check_request
+        if not inp.has_labels():
+            keys = [k for e in entries if which in e.meta.get("labels", ()) for k in e.meta["keys"]]
+            what = "class-conditional samples" if which == 1 else "a class-labelled reference"
+            raise MetricsInputError(f"{', '.join(keys)} need{'s' if len(keys) == 1 else ''} {what}: {inp.no_labels_reason()}")
+        if not isinstance(inp, RunInput):
+            inp.labels()  # a malformed label array is reported before any extraction (a run's come while it streams)
+
+
+def _resolve_labels(entries: list[Entry[Any]], inputs: dict[int, ImageInput | None]) -> tuple[dict[int, torch.Tensor], int]:
+    """The labels of every input that needs them and the number of classes they share (an input's
+    declared K, a dataset's or a conditional run's, else the largest label + 1)."""
+    labels: dict[int, torch.Tensor] = {}
+    declared: dict[int, int] = {}
+    for which in _label_inputs(entries):
+        inp = inputs[which]
+        if inp is None:
+            continue
+        y = inp.labels()
+        if y is None:
+            raise MetricsInputError(f"input {which}: {inp.no_labels_reason()}")
+        labels[which] = y.long().cpu()
+        if inp.num_classes:
+            declared[which] = int(inp.num_classes)
+    if len(set(declared.values())) > 1:
+        parts = " and ".join(f"INPUT{i} ({getattr(inputs[i], 'spec', '')}) {k}" for i, k in declared.items())
+        raise MetricsInputError(f"the inputs' label spaces differ: {parts} classes; class-conditional metrics compare the same classes")
+    num_classes = next(iter(declared.values()), 0) or max((int(y.max()) + 1 for y in labels.values() if len(y)), default=0)
+    for which, y in labels.items():
+        if len(y) and int(y.max()) >= num_classes:
+            raise MetricsInputError(f"INPUT{which} has class label {int(y.max())}, out of range for {num_classes} classes")
+    return labels, num_classes
+
+
+def class_labels(ctx: MetricContext, which: int) -> tuple[torch.Tensor, int]:
+    """(class labels of input ``which``, number of classes) for a family declared with ``labels``."""
+    labels = ctx.memo.get(LABELS, {})
+    if which not in labels:
+        raise KeyError(f"input {which} has no class labels (declare labels=({which},) on the family)")
+    return labels[which], int(ctx.memo[NUM_CLASSES])
+
+
 def _statistics(
     inp: ImageInput, feats: dict[str, torch.Tensor], extractor: FeatureExtractor, cache: FeatureCache | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -176,6 +236,8 @@ def compute_metrics(input1: str | ImageInput, input2: str | ImageInput | None, c
 
     in1: ImageInput | str = input1 if conditional else _resolve(input1)
     in2 = _resolve(input2) if input2 is not None else None
+    if isinstance(in1, ImageInput):
+        _check_labels(entries, {1: in1, 2: in2})
 
     kinds1 = sorted({k for e in entries for k in e.meta["features"]})
     kinds2 = sorted({k for e in entries if e.meta["arity"] == 2 for k in e.meta["features"]})
@@ -205,6 +267,9 @@ def compute_metrics(input1: str | ImageInput, input2: str | ImageInput | None, c
         progress=cfg.progress,
         requested=tuple(names),
     )
+    if isinstance(in1, ImageInput) and _label_inputs(entries):
+        # after extraction: a conditional run has recorded its labels while streaming its samples
+        ctx.memo[LABELS], ctx.memo[NUM_CLASSES] = _resolve_labels(entries, {1: in1, 2: in2})
     if extractor is not None and "fid" in names:
         assert isinstance(in1, ImageInput) and in2 is not None and feats2 is not None
         ctx.stats1 = _statistics(in1, feats1, extractor, cache)

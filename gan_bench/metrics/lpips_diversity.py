@@ -5,7 +5,12 @@
 - conditional (BicycleGAN, Zhu et al. 2017): for every conditioning input, its first
   ``samples_per_input`` (20) samples, the LPIPS distances of the 19 consecutive pairs
   (s0, s1), (s1, s2), ..., averaged per input and then over inputs. INPUT1 is a folder with one
-  sub-folder of samples per input, or an .npz array (K, S, H, W, C).
+  sub-folder of samples per input, or an .npz array (K, S, H, W, C);
+- per class (``lpips-class``, class-conditional samples): for each class k, the mean LPIPS
+  distance over ``pairs`` random pairs of distinct samples labelled k (pairs of every class from
+  one ``numpy.random.default_rng(seed)`` stream, class 0 first), then the mean over the classes
+  with at least two samples. A generator that collapses within a class scores near 0 there even
+  when its classes differ from each other (which lifts the unconditional score).
 
 Defaults are LPIPS v0.1 on AlexNet (``net=alex``): the learned linear heads ship with the lpips
 package; the ImageNet AlexNet trunk is the torchvision file resolved like every other weight.
@@ -29,6 +34,7 @@ from torch.nn import functional as F
 from gan_bench.metrics import weights as W
 from gan_bench.metrics.errors import MetricsInputError
 from gan_bench.metrics.family import PROTOCOLS, MetricContext
+from gan_bench.metrics.harness import class_labels
 from gan_bench.metrics.inputs import ImageInput, resolve_grouped_input
 from gan_bench.registry import METRICS
 
@@ -122,8 +128,9 @@ def lpips_distances(
     return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)
 
 
-def random_pairs(n: int, num_pairs: int, seed: int) -> np.ndarray:
-    """(num_pairs, 2) indices of distinct samples, uniformly among ordered pairs i != j."""
+def random_pairs(n: int, num_pairs: int, seed: int | np.random.Generator) -> np.ndarray:
+    """(num_pairs, 2) indices of distinct samples, uniformly among ordered pairs i != j (``seed``
+    may be a numpy Generator, which then advances)."""
     if n < 2:
         raise MetricsInputError(f"LPIPS diversity needs at least 2 samples, got {n}")
     rng = np.random.default_rng(seed)
@@ -161,6 +168,60 @@ def conditional_diversity(
     return float(np.mean(per_input)), per_input
 
 
+def class_diversity(
+    inp: ImageInput,
+    labels: torch.Tensor,
+    num_classes: int,
+    model: nn.Module,
+    num_pairs: int = 1000,
+    seed: int = 0,
+    min_size: int = 64,
+    batch_size: int = 50,
+    device: str | torch.device = "cpu",
+) -> tuple[float, dict[int, float], dict[int, np.ndarray]]:
+    """(mean over classes, per-class mean LPIPS, per-class pairs of input indices): LPIPS diversity
+    within each class of ``inp`` (``labels``: one class per image), ``num_pairs`` random pairs of
+    distinct samples per class. Classes with fewer than two samples are left out."""
+    rng = np.random.default_rng(seed)
+    y = labels.long().cpu().numpy()
+    pairs: dict[int, np.ndarray] = {}
+    for k in range(num_classes):
+        members = np.flatnonzero(y == k)
+        if len(members) >= 2:
+            pairs[k] = members[random_pairs(len(members), num_pairs, rng)]
+    if not pairs:
+        raise MetricsInputError("LPIPS per class needs a class with at least 2 samples")
+    every = np.concatenate(list(pairs.values()))
+    used = np.unique(every)
+    images = inp.gather(used)  # one pass over the input for every class
+    pos = torch.as_tensor(np.searchsorted(used, every))
+    d = lpips_distances(model, images[pos[:, 0]], images[pos[:, 1]], min_size, batch_size, device)
+    per_class, start = {}, 0
+    for k, p in pairs.items():
+        per_class[k] = float(d[start : start + len(p)].mean())
+        start += len(p)
+    return float(np.mean(list(per_class.values()))), per_class, pairs
+
+
+def _lpips_model(ctx: MetricContext) -> tuple[nn.Module, dict[str, Any]]:
+    """The LPIPS model of the options, built once per harness call (shared by lpips-div and lpips-class)."""
+    o = ctx.options
+    key = ("lpips", o.lpips_net, o.lpips_version, o.lpips_random_backbone)
+    if key not in ctx.memo:
+        ctx.memo[key] = build_lpips(
+            o.lpips_net,
+            o.lpips_version,
+            weights_dir=ctx.weights_dir,
+            allow_download=ctx.allow_download,
+            random_backbone=o.lpips_random_backbone,
+            device=ctx.device,
+        )
+        if o.lpips_random_backbone is not None:
+            ctx.warnings.append("LPIPS with a random backbone (tests only): not comparable with published LPIPS")
+    model, record = ctx.memo[key]
+    return model, dict(record)
+
+
 @METRICS.register(
     "lpips-div",
     harness="image",
@@ -175,14 +236,7 @@ def conditional_diversity(
 def compute_lpips_div(ctx: MetricContext) -> dict[str, float]:
     """LPIPS diversity of input 1 (unconditional or conditional, per the options)."""
     o = ctx.options
-    model, record = build_lpips(
-        o.lpips_net,
-        o.lpips_version,
-        weights_dir=ctx.weights_dir,
-        allow_download=ctx.allow_download,
-        random_backbone=o.lpips_random_backbone,
-        device=ctx.device,
-    )
+    model, record = _lpips_model(ctx)
     record.update(mode=o.lpips_mode, min_size=o.lpips_min_size)
     if o.lpips_mode == "unconditional":
         value, pairs, _ = unconditional_diversity(ctx.input1, model, o.lpips_pairs, o.seed, o.lpips_min_size, o.lpips_batch_size, ctx.device)
@@ -195,7 +249,31 @@ def compute_lpips_div(ctx: MetricContext) -> dict[str, float]:
         record.update(inputs=len(per_input), samples_per_input=o.lpips_samples_per_input, pairs_per_input=o.lpips_samples_per_input - 1)
     else:
         raise MetricsInputError(f"unknown LPIPS mode {o.lpips_mode!r}; use unconditional or conditional")
-    if o.lpips_random_backbone is not None:
-        ctx.warnings.append("LPIPS with a random backbone (tests only): not comparable with published LPIPS")
     ctx.details["lpips_div"] = record
     return {"lpips_diversity": value}
+
+
+@METRICS.register(
+    "lpips-class",
+    harness="image",
+    kinds=(),
+    default=False,
+    keys=("lpips_class",),
+    arity=1,
+    features=(),
+    labels=(1,),
+    protocols=PROTOCOLS,
+    description="LPIPS diversity within each class (random pairs per class), averaged over classes",
+)
+def compute_lpips_class(ctx: MetricContext) -> dict[str, float]:
+    """LPIPS diversity per class of input 1 (class-labelled samples), averaged over classes."""
+    o = ctx.options
+    labels, num_classes = class_labels(ctx, 1)
+    model, record = _lpips_model(ctx)
+    value, per_class, pairs = class_diversity(
+        ctx.input1, labels, num_classes, model, o.lpips_pairs, o.seed, o.lpips_min_size, o.lpips_batch_size, ctx.device
+    )
+    record.update(mode="per class", min_size=o.lpips_min_size, pairs_per_class=o.lpips_pairs, pair_seed=o.seed,
+                  classes=len(per_class), per_class={str(k): v for k, v in per_class.items()})
+    ctx.details["lpips_class"] = record
+    return {"lpips_class": value}

@@ -99,7 +99,7 @@ def test_float_to_uint8_matches_save_image(tmp_path):
 
 
 def test_run_directory_streams_samples_without_writing(tmp_path, monkeypatch):
-    """A run directory (config.yaml) is read through open_run(...).sample_batches lazily."""
+    """A run directory (config.yaml) is read through open_run(...).samples lazily."""
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "config.yaml").write_text("variant: x\n")
@@ -108,11 +108,11 @@ def test_run_directory_streams_samples_without_writing(tmp_path, monkeypatch):
     class Handle:
         step = 123
 
-        def sample_batches(self, n, batch_size, seed):
+        def samples(self, n, batch_size, seed):
             calls.update(n=n, batch_size=batch_size, seed=seed)
             gen = torch.Generator().manual_seed(seed)
             for i in range(0, n, batch_size):
-                yield torch.rand(min(batch_size, n - i), 1, 6, 6, generator=gen) * 2 - 1
+                yield types.SimpleNamespace(x=torch.rand(min(batch_size, n - i), 1, 6, 6, generator=gen) * 2 - 1, y=None)
 
     fake = types.ModuleType("gan_bench.train.runs")
     fake.open_run = lambda path, device: Handle()
