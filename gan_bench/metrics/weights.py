@@ -171,7 +171,7 @@ def _build_registry() -> dict[str, WeightSpec]:
             url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
             size=244_408_911,
             description="torchvision ImageNet AlexNet, the trunk of LPIPS net=alex",
-            used_by="lpips_div (net alex)",
+            used_by="lpips_div, lpips_class (net alex)",
         ),
         WeightSpec(
             key="lpips-vgg-backbone",
@@ -180,7 +180,7 @@ def _build_registry() -> dict[str, WeightSpec]:
             url="https://download.pytorch.org/models/vgg16-397923af.pth",
             size=553_433_881,
             description="torchvision ImageNet VGG16, the trunk of LPIPS net=vgg",
-            used_by="lpips_div (net vgg)",
+            used_by="lpips_div, lpips_class (net vgg)",
         ),
         WeightSpec(
             key="lpips-squeeze-backbone",
@@ -189,7 +189,7 @@ def _build_registry() -> dict[str, WeightSpec]:
             url="https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
             size=4_958_839,
             description="torchvision ImageNet SqueezeNet 1.1, the trunk of LPIPS net=squeeze",
-            used_by="lpips_div (net squeeze)",
+            used_by="lpips_div, lpips_class (net squeeze)",
         ),
     ]
     lpips_dir = _lpips_package_dir()
@@ -205,7 +205,7 @@ def _build_registry() -> dict[str, WeightSpec]:
                 sha256=sha,
                 url=None,
                 description=f"LPIPS v0.1 calibrated linear heads for net={net} (shipped in the lpips package)",
-                used_by=f"lpips_div (net {net})",
+                used_by=f"lpips_div, lpips_class (net {net})",
                 shipped_in=lpips_dir,
             )
         )
