@@ -14,23 +14,14 @@ z_dim)`` is Age-cGAN's encoder E (image -> latent vector). Sizes as in :mod:`gan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gan_bench.config import Choice, Range
 from gan_bench.data.base import DataSpec
-from gan_bench.nets.dcgan import layout
-from gan_bench.nets.layers import D_NORMS, dcgan_init, image_size, norm2d, require_labels
+from gan_bench.nets.dcgan import DCGAN, DCGANOptions, layout
+from gan_bench.nets.layers import dcgan_init, image_size, norm2d, require_labels
 from gan_bench.registry import ARCHITECTURES
-
-
-@dataclass
-class FacesOptions:
-    width: int = field(default=64, metadata=Range(1, 4096))  # ngf = ndf, as DCGAN's
-    d_norm: str = field(default="batch", metadata=Choice(*D_NORMS))
 
 
 def label_maps(y: torch.Tensor, num_classes: int, like: torch.Tensor) -> torch.Tensor:
@@ -95,15 +86,10 @@ class FacesDiscriminator(nn.Module):
         return self.out(self.rest(h)).flatten(1)
 
 
-@ARCHITECTURES.register("faces-dcgan", options=FacesOptions, kinds=("image",), sizes=(28, 32, 64))
-class FacesDCGAN:
-    """DCGAN conditioned as in Age-cGAN / IcGAN: the label at G's input and at D's first feature maps."""
-
-    Options = FacesOptions
-
-    def __init__(self, spec: DataSpec, opts: FacesOptions | None = None) -> None:
-        self.spec, self.opts = spec, opts or FacesOptions()
-        layout(image_size(spec, "faces-dcgan")[1])  # fail at construction for an unsupported size
+@ARCHITECTURES.register("faces-dcgan", options=DCGANOptions, kinds=("image",), sizes=(28, 32, 64))
+class FacesDCGAN(DCGAN):
+    """DCGAN (same options and layout) conditioned as in Age-cGAN / IcGAN: the label at G's input
+    and at D's first feature maps."""
 
     def generator(self, z_dim: int, num_classes: int = 0) -> nn.Module:
         return FacesGenerator(self.spec, z_dim, self.opts.width, num_classes)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,6 @@ CASES = [("cgan", "dcgan", ()), ("cgan", "dcgan", ("model.d_cond=projection",)),
          ("infogan", "dcgan", ()), ("infogan", "infogan", ()), ("cgan", "infogan", ()), ("acgan", "infogan", ())]
 CASES += [("f-gan", "dcgan", (f"model.divergence={d}",)) for d in losses.F_DIVERGENCES]
 NEW = ["cgan", "acgan", "infogan", "f-gan"]
-
-
-@pytest.fixture(scope="module")
-def mnist() -> ArrayDataset:
-    root = Path(os.environ["GAN_BENCH_DATA"])
-    if not (root / "mnist").exists():
-        pytest.skip(f"MNIST not found under {root}; set GAN_BENCH_DATA")
-    return load_dataset("mnist", options={"num_examples": NUM_EXAMPLES})
 
 
 def build(name: str, arch: str, data: ArrayDataset, extra: tuple[str, ...] = ()) -> Variant:

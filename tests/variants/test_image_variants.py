@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_bench.data.base import ArrayDataset, load_dataset
+from gan_bench.data.base import ArrayDataset
 from gan_bench.registry import VARIANTS
 from gan_bench.train.resolve import ResolvedRun, resolve
 from gan_bench.train.trainer import build_variant
@@ -33,15 +32,6 @@ SMALL_NETS = {"dcgan": ["net.width=8"], "infogan": ["net.width=8", "net.fc_dim=3
 BATCH = 8
 NUM_EXAMPLES = 64
 CASES = [(v, "dcgan") for v in IMPLEMENTED] + [(v, "infogan") for v in LUCIC if v in IMPLEMENTED]
-
-
-@pytest.fixture(scope="module")
-def mnist() -> ArrayDataset:
-    """A fixed 64-image subset of the real MNIST training set (skips when the data is absent)."""
-    root = Path(os.environ["GAN_BENCH_DATA"])
-    if not (root / "mnist").exists():
-        pytest.skip(f"MNIST not found under {root}; set GAN_BENCH_DATA")
-    return load_dataset("mnist", options={"num_examples": NUM_EXAMPLES})
 
 
 def build(name: str, arch: str, dataset: ArrayDataset, extra: tuple[str, ...] = ()) -> tuple[ResolvedRun, Variant]:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from gan_bench.config import ConfigError
-from gan_bench.data.base import ArrayDataset, DataSpec, load_dataset
+from gan_bench.data.base import ArrayDataset, DataSpec
 from gan_bench.registry import VARIANTS
 from gan_bench.train.resolve import resolve
 from gan_bench.train.trainer import Trainer, build_variant
@@ -25,14 +24,6 @@ NUM_EXAMPLES = 512
 BATCH = 16
 SMALL = ["arch=semi-mlp", f"data.num_examples={NUM_EXAMPLES}", "net.width=16", "z_dim=8", "model.labels_per_class=3"]
 VARIANT_NAMES = ["improved-gan", "triple-gan"]
-
-
-@pytest.fixture(scope="module")
-def mnist() -> ArrayDataset:
-    root = Path(os.environ["GAN_BENCH_DATA"])
-    if not (root / "mnist").exists():
-        pytest.skip(f"MNIST not found under {root}; set GAN_BENCH_DATA")
-    return load_dataset("mnist", options={"num_examples": NUM_EXAMPLES})
 
 
 def build(name: str, dataset: ArrayDataset, extra: tuple[str, ...] = ()) -> Variant:
