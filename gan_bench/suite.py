@@ -76,6 +76,7 @@ class SuiteConfig:
     notes: list[str] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
+    label: str = ""  # what kind of pass the suite file is (e.g. "CPU pass: 5% of the paper's budget"), shown on top
     min_seeds: int = field(default=3, metadata=Range(1, 1000))
 
 
@@ -279,13 +280,18 @@ def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[Pla
     deviations = []
     if scale != 1.0 or overrides or variants:
         deviations.append(
-            f"This pass deviates from {suite_path.name}: budget {scaled_budget(suite.budget, scale)} "
+            ("Short pass: " if scale < 1.0 else "")
+            + f"This pass deviates from {suite_path.name}: budget {scaled_budget(suite.budget, scale)} "
             f"(--scale {scale:g} of {suite.budget})"
             + (f", overrides {' '.join(overrides)}" if overrides else "")
             + (f", variants limited to {', '.join(variants)}" if variants else "")
             + ". Compare its numbers with the published ones as a ranking at most.")
+    banner = [f"Budget trained: {scaled_budget(suite.budget, scale)} per run"
+              + (f" ({scale:g} x the suite file's {suite.budget})" if scale != 1.0 else "")
+              + f", {len(suite.seeds)} seeds"]
+    banner += ([suite.label] if suite.label else []) + deviations
     report = _write_report(suite, board, [r.run_dir for r in runs], references, out / "index.html",
-                           _suite_wall_time(out, wall, ran=bool(todo)), deviations)
+                           _suite_wall_time(out, wall, ran=bool(todo)), deviations, banner)
 
     if publish is not None:
         root = Path(publish)
@@ -308,10 +314,11 @@ def _suite_wall_time(out: Path, wall: float, ran: bool) -> float:
 
 
 def _write_report(suite: SuiteConfig, board: Any, run_dirs: list[Path], references: list[Path],
-                  out_html: Path, wall: float, deviations: list[str]) -> Path | None:
+                  out_html: Path, wall: float, deviations: list[str], banner: list[str]) -> Path | None:
     from gan_bench.report.html import write_report
 
     title = f"gan_bench suite: {suite.name}"
     notes = deviations + ([suite.description] if suite.description else []) + list(suite.notes)
     notes += [check_claim(claim, board) for claim in suite.claims]
-    return write_report(out_html, title, board, run_dirs, read_references(references), notes=notes, wall_seconds=wall)
+    return write_report(out_html, title, board, run_dirs, read_references(references), notes=notes, wall_seconds=wall,
+                        banner=banner)

@@ -48,6 +48,8 @@ def test_suite_runs_skips_done_and_publishes(tmp_path: Path, run_cli):
         assert f"{metric}_mean" in board and f"{metric}_std" in board
     html = (out / "index.html").read_text()
     assert "tiny" in html and "Srivastava" in html  # the published rows sit beside ours
+    banner = html[: html.index("<main>")]  # the budget is stated at the top, not only in the notes
+    assert "Budget trained: 6steps per run, 3 seeds" in banner
     assert (tmp_path / "pub" / "leaderboards" / "tiny.csv").exists()
     assert (tmp_path / "pub" / "reports" / "tiny" / "index.html").exists()
 
@@ -118,6 +120,8 @@ def test_overrides_after_the_suite_file_apply_to_every_run(tmp_path: Path, run_c
     assert code == 0, stdout
     board = pd.read_csv(out / "leaderboard.csv")
     assert (board["steps_mean"] == 3).all()
+    banner = (out / "index.html").read_text().split("<main>")[0]
+    assert "overrides budget=3steps net.width=8" in banner
     with pytest.raises(SystemExit) as info:  # argparse rejects unknown flags with exit code 2
         run_cli("suite", suite, "--out", tmp_path / "o2", "--bogus-flag")
     assert info.value.code == 2

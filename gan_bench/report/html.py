@@ -69,6 +69,7 @@ def write_report(
     references: list[pd.DataFrame],
     notes: list[str] | None = None,
     wall_seconds: float | None = None,
+    banner: list[str] | None = None,
 ) -> Path:
     """Render the suite report to ``out_html`` and return its path.
 
@@ -83,8 +84,11 @@ def write_report(
             of our variants get our matching leaderboard row beside them.
         notes: free-text paragraphs shown at the end (e.g. where we do not match the literature).
         wall_seconds: total suite wall time, shown in the header.
+        banner: lines shown at the top, under the title: the budget actually trained, the kind of pass
+            (a short CPU pass is labelled so) and every deviation from the suite file.
     """
-    page = build_report_html(title, leaderboard, runs, references, notes=notes, wall_seconds=wall_seconds)
+    page = build_report_html(title, leaderboard, runs, references, notes=notes, wall_seconds=wall_seconds,
+                             banner=banner)
     return atomic.write_text(out_html, page)
 
 
@@ -106,6 +110,7 @@ def build_report_html(
     references: list[pd.DataFrame],
     notes: list[str] | None = None,
     wall_seconds: float | None = None,
+    banner: list[str] | None = None,
 ) -> str:
     """The report page as a string (see :func:`write_report`, which also writes it)."""
     board = _sorted_board(leaderboard if leaderboard is not None else pd.DataFrame())
@@ -137,7 +142,8 @@ def build_report_html(
         f'<header><h1>{esc(title)}</h1><p class="meta">Generated {esc(generated)} · gan_bench '
         f"{esc(gan_bench.__version__)} · total wall time {esc(fmt_duration(wall_seconds))} · "
         f"{len(board)} leaderboard rows · {len(loaded)} runs ({esc(run_counts)})</p>"
-        f'<nav><ul>{toc}</ul></nav></header><main>{body}</main>'
+        + "".join(f'<p class="warn banner">{esc(line)}</p>' for line in banner or [])
+        + f'<nav><ul>{toc}</ul></nav></header><main>{body}</main>'
         "<footer>Self-contained report: no network access needed. Plots are interactive (hover, zoom, "
         "click legend entries to hide traces).</footer>"
         f"<script>{_RESIZE_JS}</script></body></html>\n"
