@@ -328,3 +328,29 @@ def g_relativistic_average(real_logits: torch.Tensor, fake_logits: torch.Tensor)
     form, so the generator also learns from the real data's logits (ESRGAN eq. 2)."""
     return (F.softplus(real_logits - fake_logits.mean()).mean()
             + F.softplus(-(fake_logits - real_logits.mean())).mean())
+
+
+# --------------------------------------------------------------------------- Triple-GAN's classifier (Li et al. 2017, authors' code)
+
+
+def triple_c_nonsaturating(pseudo_prob: torch.Tensor, d_logits: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The adversarial term of Triple-GAN's classifier as the authors' MNIST code trains it:
+    alpha E[p_c(y_c | x_c) (-log D(x_c, y_c))] with y_c = argmax p_c (``cla_cost_p_c``, the
+    non-saturating form of Algorithm 1's E[p_c log(1 - D)]); the gradient reaches C through
+    ``pseudo_prob`` only (``d_logits`` should be detached)."""
+    return alpha * (pseudo_prob.flatten() * F.softplus(-d_logits.flatten())).mean()
+
+
+def prediction_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean entropy -sum_k p_k log p_k of softmax(``logits``) over the batch: entropy minimisation
+    on unlabelled data (Grandvalet & Bengio 2005; Triple-GAN's code, ``alpha_unlabeled_entropy``)."""
+    logp = F.log_softmax(logits, 1)
+    return -(logp.exp() * logp).sum(1).mean()
+
+
+def class_balance(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the batch's mean prediction against the uniform class distribution,
+    -1/K sum_k log mean_i p_ik: keeps entropy minimisation from collapsing onto a few classes
+    (Triple-GAN's code, ``categorical_crossentropy_of_mean``)."""
+    mean = F.softmax(logits, 1).mean(0)
+    return -mean.clamp_min(1e-6).log().mean()

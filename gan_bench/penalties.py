@@ -85,3 +85,15 @@ def clip_weights(module: nn.Module, clip: float) -> None:
     """WGAN's weight clipping: every parameter into [-clip, clip] (in place, after the step)."""
     for p in module.parameters():
         p.clamp_(-clip, clip)
+
+
+def orthogonal_regularization(weights: list[torch.Tensor]) -> torch.Tensor:
+    """BigGAN's orthogonal regulariser (Brock et al. 2019, section 3.1):
+    sum over W of ||W W^T * (1 - I)||_F^2, each W flattened to (out, fan_in) rows; it pushes the
+    filters towards mutual orthogonality without constraining their norms. Multiply by beta."""
+    total = weights[0].new_zeros(()) if weights else torch.zeros(())
+    for w in weights:
+        rows = w.flatten(1)
+        gram = rows @ rows.t()
+        total = total + (gram - torch.diag_embed(gram.diagonal())).square().sum()
+    return total

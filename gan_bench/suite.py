@@ -11,6 +11,8 @@ A suite file (YAML)::
     config: {eval: {num_samples: 2500}}       # applied to every run
     per_variant: {wgan: {model: {n_critic: 5}}}
     per_dataset: {grid25: {net: {width: 128}}}
+    only: {cyclegan: [young2old]}              # an entry that runs on some datasets only (unpaired data)
+    budgets: {srgan@gan: 1000steps}            # an entry with its own budget (--scale applies to it too)
     references: [mode_coverage_2d.csv]         # beside the suite file, or in baselines/references/
     plugins: [my_gan.py]                       # a researcher's own variants, relative to the suite file
     notes: ["free text shown in the report"]
@@ -23,6 +25,12 @@ that finished with exactly that config, resumes interrupted ones, and trains the
 other configurations (another ``--scale``, override or suite edit) are left untouched and never
 reported under the new labels. The suite folder and each run folder are locked while written.
 A run that diverges keeps its last finite checkpoint, is shown as diverged and left out of means.
+
+Entries: one variant may appear more than once as ``variant@label`` (``srgan``, ``srgan@gan``),
+each with its own ``per_variant`` block and its own leaderboard row. A string value that is
+exactly ``"@<entry>"`` stands for the folder of that entry's run on the same dataset and seed, so
+one run can start from another (``per_variant: {srgan@gan: {model: {init_from: "@srgan"}}}``);
+such a run starts only once the run it names has finished.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ from gan_bench.config import ConfigError, Range, from_mapping, load_yaml
 from gan_bench.plugins import load_plugins
 from gan_bench.report.claims import Claim, check_claim
 from gan_bench.report.leaderboard import aggregate, read_references, runs_frame, write_csv
+from gan_bench.report.site import publish_suite
+from gan_bench.report.tidy import write_suite_manifest
 from gan_bench.train.identity import config_hash
 from gan_bench.train.lock import FolderLock
 from gan_bench.train.resolve import ResolvedRun, resolve
@@ -57,6 +67,7 @@ log = logging.getLogger("gan_bench.suite")
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "baselines" / "references"
 # A suite's name becomes a folder under --publish: a plain name, never a path.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+ENTRY_PATTERN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:@([A-Za-z0-9][A-Za-z0-9._-]*))?")
 
 
 @dataclass
@@ -72,6 +83,8 @@ class SuiteConfig:
     config: dict[str, Any] = field(default_factory=dict)
     per_variant: dict[str, Any] = field(default_factory=dict)
     per_dataset: dict[str, Any] = field(default_factory=dict)
+    only: dict[str, list[str]] = field(default_factory=dict)  # entry -> the datasets it runs on (default: all)
+    budgets: dict[str, str] = field(default_factory=dict)  # entry -> its own budget (default: budget)
     references: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
@@ -86,6 +99,8 @@ class PlannedRun:
     run_dir: Path
     resolved: ResolvedRun
     plugins: list[str] = field(default_factory=list)
+    entry: str = ""  # the suite entry (``variant`` or ``variant@label``) the run belongs to
+    needs: list[Path] = field(default_factory=list)  # run folders that must finish first ("@entry" values)
 
 
 @dataclass
@@ -118,12 +133,91 @@ def load_suite(path: str | Path) -> SuiteConfig:
             raise ConfigError(f"{key}: a suite needs at least one (in {path})", key)
     if len(set(suite.seeds)) < suite.min_seeds:
         raise ConfigError(f"seeds: a suite needs at least {suite.min_seeds} distinct seeds (in {path})", "seeds")
+    for entry in suite.variants:
+        if not isinstance(entry, str) or not ENTRY_PATTERN.fullmatch(entry):
+            raise ConfigError(f"variants: {entry!r} is not a variant name or variant@label (in {path})", "variants")
+    if len(set(suite.variants)) != len(suite.variants):
+        raise ConfigError(f"variants: an entry is listed twice; name repeats variant@label (in {path})", "variants")
     for key in ("per_variant", "per_dataset"):
         names = suite.variants if key == "per_variant" else suite.datasets
         for name in getattr(suite, key):
             if name not in names:
                 raise ConfigError(f"{key}.{name}: {name!r} is not in the suite's {key[4:]}s (in {path})", key)
+    for entry, datasets in suite.only.items():
+        if entry not in suite.variants:
+            raise ConfigError(f"only.{entry}: {entry!r} is not in the suite's variants (in {path})", "only")
+        unknown = [d for d in datasets if d not in suite.datasets]
+        if unknown or not datasets:
+            raise ConfigError(f"only.{entry}: {unknown[0] if unknown else '[]'!r} is not a dataset of the suite "
+                              f"(in {path})", "only")
+    for entry, budget in suite.budgets.items():
+        if entry not in suite.variants:
+            raise ConfigError(f"budgets.{entry}: {entry!r} is not in the suite's variants (in {path})", "budgets")
+        try:
+            Budget.parse(str(budget))
+        except ConfigError as exc:
+            raise ConfigError(f"budgets.{entry}: {exc} (in {path})", "budgets") from None
+    entry_order(suite, path)  # unknown or circular "@entry" references fail here, before any run
+    for entry in suite.variants:
+        for ref in _references(suite.per_variant.get(entry, {})):
+            missing = set(suite.only.get(entry, suite.datasets)) - set(suite.only.get(ref, suite.datasets))
+            if missing:
+                raise ConfigError(f"per_variant.{entry}: starts from {ref!r}, which does not run on {sorted(missing)[0]} "
+                                  f"(see only:) (in {path})", "only")
     return suite
+
+
+def variant_of(entry: str) -> str:
+    """The registered variant of a suite entry (``srgan@gan`` -> ``srgan``)."""
+    return entry.split("@", 1)[0]
+
+
+def _references(value: Any) -> list[str]:
+    """The entries named by ``"@entry"`` strings anywhere in a config block."""
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _references(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _references(v)]
+    return [value[1:]] if isinstance(value, str) and value.startswith("@") else []
+
+
+def _substitute(value: Any, folders: dict[str, Path]) -> Any:
+    """``value`` with every ``"@entry"`` string replaced by that entry's run folder."""
+    if isinstance(value, dict):
+        return {k: _substitute(v, folders) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, folders) for v in value]
+    if isinstance(value, str) and value.startswith("@"):
+        return str(folders[value[1:]].resolve())
+    return value
+
+
+def entry_order(suite: SuiteConfig, path: str | Path = "") -> list[str]:
+    """The suite's entries, each after the entries its ``"@entry"`` values name (listed order otherwise)."""
+    needs = {}
+    for entry in suite.variants:
+        refs = _references(suite.per_variant.get(entry, {}))
+        for ref in refs:
+            if ref not in suite.variants:
+                raise ConfigError(f"per_variant.{entry}: {'@' + ref!r} names no entry of the suite (in {path})",
+                                  "per_variant")
+        needs[entry] = refs
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(entry: str) -> None:
+        if entry in order:
+            return
+        if entry in visiting:
+            raise ConfigError(f"per_variant.{entry}: its \"@entry\" references form a cycle (in {path})", "per_variant")
+        visiting.add(entry)
+        for ref in needs[entry]:
+            visit(ref)
+        order.append(entry)
+
+    for entry in suite.variants:
+        visit(entry)
+    return order
 
 
 def scaled_budget(text: str, scale: float) -> str:
@@ -142,20 +236,27 @@ def plan(suite: SuiteConfig, suite_path: Path, out: Path, scale: float = 1.0,
     given on the command line) are loaded with the suite file's own."""
     files = list(plugins) + [str((suite_path.parent / p) if not Path(p).is_absolute() else p) for p in suite.plugins]
     loaded = load_plugins(files)
-    budget = scaled_budget(suite.budget, scale)
     runs = []
     for dataset in suite.datasets:
-        for variant in suite.variants:
-            for seed in suite.seeds:
+        for seed in suite.seeds:
+            folders: dict[str, Path] = {}  # entry -> run folder, for "@entry" values
+            for entry in entry_order(suite, suite_path):
+                if dataset not in suite.only.get(entry, suite.datasets):
+                    continue
+                block = suite.per_variant.get(entry, {})
+                needs = [folders[ref] for ref in _references(block)]
                 layers = [(suite.config, f"in {suite_path}: config")]
                 layers.append((suite.per_dataset.get(dataset, {}), f"in {suite_path}: per_dataset.{dataset}"))
-                layers.append((suite.per_variant.get(variant, {}), f"in {suite_path}: per_variant.{variant}"))
-                flags = {"variant": variant, "dataset": dataset, "seed": seed, "budget": budget}
+                layers.append((_substitute(block, folders), f"in {suite_path}: per_variant.{entry}"))
+                budget = scaled_budget(str(suite.budgets.get(entry, suite.budget)), scale)
+                flags = {"variant": variant_of(entry), "dataset": dataset, "seed": seed, "budget": budget}
                 resolved = resolve(extra_layers=layers, flags=flags, overrides=overrides)
-                name = f"{variant}__{dataset}__s{seed}"
-                folder = f"{name}__{config_hash(resolved.cfg)[:8]}"
-                runs.append(PlannedRun(name, out / "runs" / folder, resolved, loaded))
-    return runs
+                name = f"{entry}__{dataset}__s{seed}"
+                folders[entry] = out / "runs" / f"{name}__{config_hash(resolved.cfg)[:8]}"
+                runs.append(PlannedRun(name, folders[entry], resolved, loaded, entry=entry, needs=needs))
+    order = {entry: i for i, entry in enumerate(suite.variants)}
+    return sorted(runs, key=lambda r: (suite.datasets.index(r.resolved.cfg.dataset), order[r.entry],
+                                       suite.seeds.index(r.resolved.cfg.seed)))
 
 
 def _die_with_parent() -> None:
@@ -182,8 +283,12 @@ def _init_worker(threads: int, plugins: list[str]) -> None:
 
 
 def _run_one(run: PlannedRun) -> tuple[str, str]:
+    missing = [p.name for p in run.needs if not _finished(read_status(p))]
+    if missing:
+        return run.name, f"failed: it starts from {', '.join(missing)}, which did not finish"
     try:
-        result = Trainer(run.resolved, run.run_dir, progress=False, plugins=run.plugins).run()
+        entry = run.entry if run.entry != run.resolved.cfg.variant else ""
+        result = Trainer(run.resolved, run.run_dir, progress=False, plugins=run.plugins, entry=entry).run()
         return run.name, result.status
     except Exception as exc:  # a failed run must not stop the suite; its status file says why
         return run.name, f"failed: {type(exc).__name__}: {exc}"
@@ -207,10 +312,11 @@ def resolve_references(names: list[str], suite_path: Path) -> list[Path]:
 
 def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: float = 1.0,
               overrides: tuple[str, ...] = (), progress: bool = True, publish: str | Path | None = None,
-              variants: tuple[str, ...] = (), plugins: tuple[str, ...] = ()) -> SuiteResult:
+              variants: tuple[str, ...] = (), plugins: tuple[str, ...] = (), seeds: tuple[int, ...] = ()) -> SuiteResult:
     """Run (or continue) a suite and write ``out/leaderboard.csv`` and ``out/index.html``.
 
-    ``variants`` restricts the run to some of the suite's variants. With ``publish`` (a folder, usually the repo root) the leaderboard is copied to
+    ``variants`` and ``seeds`` restrict the run to some of the suite's entries and seeds (a
+    deviation the report states). With ``publish`` (a folder, usually the repo root) the leaderboard is copied to
     ``publish/leaderboards/NAME.csv`` and the report to ``publish/reports/NAME/index.html``."""
     started = time.perf_counter()
     suite_path, out = Path(suite_path), Path(out)
@@ -219,21 +325,37 @@ def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: flo
         unknown = [v for v in variants if v not in suite.variants]
         if unknown:
             raise ConfigError(f"--variants: {unknown[0]!r} is not in {suite_path} (it has {', '.join(suite.variants)})")
-        suite.variants = [v for v in suite.variants if v in variants]
+        keep = set(variants)
+        for entry in reversed(entry_order(suite, suite_path)):  # with the runs they start from
+            if entry in keep:
+                keep.update(_references(suite.per_variant.get(entry, {})))
+        suite.variants = [v for v in suite.variants if v in keep]
+    if seeds:
+        unknown_seeds = [s for s in seeds if s not in suite.seeds]
+        if unknown_seeds:
+            raise ConfigError(f"--seeds: {unknown_seeds[0]} is not among {suite_path}'s seeds "
+                              f"({', '.join(map(str, suite.seeds))})")
+        suite.seeds = [s for s in suite.seeds if s in seeds]
     references = resolve_references(suite.references, suite_path)
     runs = plan(suite, suite_path, out, scale, overrides, plugins)
     with FolderLock(out, f"suite {suite.name}"):
         return _run_planned(suite, suite_path, out, runs, references, jobs, scale, overrides, progress, publish,
-                            variants, started)
+                            variants, started, seeds)
 
 
 def _finished(status: str | None) -> bool:
     return status is not None and (status == "done" or status.startswith("diverged"))
 
 
+def _depth(run: PlannedRun, runs: list[PlannedRun]) -> int:
+    """How many runs deep the chain of runs this one starts from is (0: it starts from none)."""
+    by_dir = {r.run_dir: r for r in runs}
+    return max((1 + _depth(by_dir[p], runs) for p in run.needs if p in by_dir), default=0)
+
+
 def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[PlannedRun], references: list[Path],
                  jobs: int, scale: float, overrides: tuple[str, ...], progress: bool, publish: str | Path | None,
-                 variants: tuple[str, ...], started: float) -> SuiteResult:
+                 variants: tuple[str, ...], started: float, seeds: tuple[int, ...] = ()) -> SuiteResult:
     todo = [r for r in runs if not _finished(read_status(r.run_dir))]
     skipped = len(runs) - len(todo)
     resumed = sum(1 for r in todo if (r.run_dir / "checkpoints").exists())
@@ -249,7 +371,7 @@ def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[Pla
     statuses: dict[str, str] = {}
     bar = tqdm(total=len(runs), initial=skipped, desc=f"suite {suite.name}", unit="run", disable=not progress)
     if jobs <= 1 or len(todo) <= 1:
-        for r in todo:
+        for r in sorted(todo, key=lambda r: _depth(r, runs)):  # a run after the runs it starts from
             name, status = _run_one(r)
             statuses[name] = status
             bar.update(1)
@@ -259,11 +381,12 @@ def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[Pla
         plugin_files = runs[0].plugins if runs else []
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                  initargs=(threads, plugin_files)) as pool:
-            futures = [pool.submit(_run_one, r) for r in todo]
-            for fut in as_completed(futures):
-                name, status = fut.result()
-                statuses[name] = status
-                bar.update(1)
+            for depth in sorted({_depth(r, runs) for r in todo}):  # waves: runs that start from others wait
+                futures = [pool.submit(_run_one, r) for r in todo if _depth(r, runs) == depth]
+                for fut in as_completed(futures):
+                    name, status = fut.result()
+                    statuses[name] = status
+                    bar.update(1)
     bar.close()
     failed = [n for n, s in statuses.items() if not _finished(s)]
     diverged = [r.name for r in runs if (read_status(r.run_dir) or "").startswith("diverged")]
@@ -278,28 +401,31 @@ def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[Pla
     leaderboard = write_csv(board, out / "leaderboard.csv")
     wall = time.perf_counter() - started
     deviations = []
-    if scale != 1.0 or overrides or variants:
+    if scale != 1.0 or overrides or variants or seeds:
         deviations.append(
             ("Short pass: " if scale < 1.0 else "")
             + f"This pass deviates from {suite_path.name}: budget {scaled_budget(suite.budget, scale)} "
             f"(--scale {scale:g} of {suite.budget})"
             + (f", overrides {' '.join(overrides)}" if overrides else "")
             + (f", variants limited to {', '.join(variants)}" if variants else "")
+            + (f", seeds limited to {', '.join(map(str, seeds))}" if seeds else "")
             + ". Compare its numbers with the published ones as a ranking at most.")
     banner = [f"Budget trained: {scaled_budget(suite.budget, scale)} per run"
               + (f" ({scale:g} x the suite file's {suite.budget})" if scale != 1.0 else "")
-              + f", {len(suite.seeds)} seeds"]
+              + "".join(f"; {e}: {scaled_budget(str(b), scale)}" for e, b in suite.budgets.items() if e in suite.variants)
+              + f", {len(suite.seeds)} seed{'' if len(suite.seeds) == 1 else 's'}"]
     banner += ([suite.label] if suite.label else []) + deviations
+    suite_wall = _suite_wall_time(out, wall, ran=bool(todo))
     report = _write_report(suite, board, [r.run_dir for r in runs], references, out / "index.html",
-                           _suite_wall_time(out, wall, ran=bool(todo)), deviations, banner)
-
+                           suite_wall, deviations, banner)
+    # what the folder holds, so `gan-bench report` / `leaderboard` can rebuild its page and tables later
+    write_suite_manifest(
+        out, name=suite.name, suite_file=suite_path, budget=scaled_budget(suite.budget, scale), scale=scale,
+        overrides=overrides, run_dirs=[r.run_dir for r in runs], label=suite.label, description=suite.description,
+        banner=banner, notes=deviations + ([suite.description] if suite.description else []) + list(suite.notes)
+        + [check_claim(claim, board) for claim in suite.claims], references=references, wall_seconds=suite_wall)
     if publish is not None:
-        root = Path(publish)
-        write_csv(board, root / "leaderboards" / f"{suite.name}.csv")
-        if report is not None:
-            dest = root / "reports" / suite.name / "index.html"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            atomic.write_bytes(dest, report.read_bytes())
+        publish_suite(publish, out)
     return SuiteResult(out, leaderboard, report, len(runs), skipped, len(failed), wall,
                        resumed=resumed, diverged=len(diverged), stale=len(stale))
 

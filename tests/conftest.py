@@ -15,6 +15,19 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 os.environ.setdefault("GAN_BENCH_DATA", str(SHARED_DATA))
 torch.set_num_threads(1)  # tests run beside other processes; one thread avoids oversubscription
 
+PLANNED_EXAMPLE = "planned-example"  # every zoo variant is implemented: tests reserve a name of their own
+
+
+def _reserve_planned_example() -> None:
+    from gan_bench.registry import VARIANTS
+    from gan_bench.variants.planned import register_planned
+
+    if PLANNED_EXAMPLE not in VARIANTS:
+        register_planned(PLANNED_EXAMPLE, "a name reserved by the tests")
+
+
+_reserve_planned_example()
+
 
 @pytest.fixture
 def data_root() -> Path:

@@ -50,7 +50,7 @@ def test_unknown_names_and_planned_variants():
     with pytest.raises(ConfigError, match="unknown dataset"):
         resolve(flags={"variant": "gan-ns", "dataset": "nope"})
     with pytest.raises(ConfigError, match="planned but not implemented"):
-        resolve(flags={"variant": "biggan", "dataset": "ring8"})
+        resolve(flags={"variant": "planned-example", "dataset": "ring8"})
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -237,7 +237,7 @@ def _train_command_cases() -> list[Case]:
         "no-dataset": lambda w, d: [*base, "--variant", "gan-ns", "--out", str(d / "new")],
         "unknown-variant": lambda w, d: [*base, "--variant", "gan-xyz", "--dataset", "ring8", "--out", str(d / "new")],
         "unknown-dataset": lambda w, d: [*base, "--variant", "gan-ns", "--dataset", "ring9", "--out", str(d / "new")],
-        "planned-variant": lambda w, d: [*base, "--variant", "biggan", "--dataset", "ring8", "--out", str(d / "new")],
+        "planned-variant": lambda w, d: [*base, "--variant", "planned-example", "--dataset", "ring8", "--out", str(d / "new")],
         "unknown-arch": lambda w, d: [*base, *vd, "--arch", "nope", "--out", str(d / "new")],
         "image-arch-on-points": lambda w, d: [*base, *vd, "--arch", "dcgan", "--out", str(d / "new")],
         "device-flag": lambda w, d: [*base, *vd, "--device", "foo", "--out", str(d / "new")],

@@ -20,6 +20,7 @@ are shown as such and left out of the means; the exit code is 1 only when a run 
 examples:
   gan-bench suite baselines/quickstart.yaml --out runs/quickstart --jobs 2 --publish .
   gan-bench suite baselines/lucic2018.yaml --out runs/lucic --scale 0.05 --jobs 2
+  gan-bench suite baselines/faces.yaml --out runs/faces --scale 0.05 --seeds 0   (a quick look, labelled so)
   gan-bench suite my_suite.yaml --plugin my_gan.py --out runs/mine   (your variant beside the zoo)"""
 
 
@@ -31,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="multiply the suite's budget by this factor, e.g. 0.05 for a quick CPU pass (default 1)")
     p.add_argument("--variants", default="", metavar="A,B",
                    help="run only these of the suite's variants (comma-separated; default: all)")
+    p.add_argument("--seeds", default="", metavar="0,1",
+                   help="run only these of the suite's seeds (comma-separated; default: all; the report says so)")
     p.add_argument("--publish", metavar="ROOT", nargs="?", const=".", default=None,
                    help="also write ROOT/leaderboards/NAME.csv and ROOT/reports/NAME/index.html (ROOT default: .)")
     p.add_argument("--plugin", action="append", default=[], metavar="FILE",
@@ -47,9 +50,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--jobs must be at least 1")
     if not 0 < args.scale <= 100:
         raise UserError("--scale must be in (0, 100]")
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+    except ValueError:
+        raise UserError(f"--seeds: {args.seeds!r} is not a comma-separated list of integers") from None
     result = run_suite(args.suite, args.out, jobs=args.jobs, scale=args.scale, overrides=tuple(args.overrides),
                        progress=not args.no_progress, publish=args.publish,
-                       variants=tuple(v for v in args.variants.split(",") if v), plugins=tuple(args.plugin))
+                       variants=tuple(v for v in args.variants.split(",") if v), plugins=tuple(args.plugin),
+                       seeds=seeds)
     trained = result.runs - result.skipped
     print(f"suite done: {result.runs} runs ({result.skipped} reused, {result.resumed} resumed, "
           f"{trained - result.resumed} new; {result.diverged} diverged, {result.failed} failed) "

@@ -46,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run directory to create or resume")
     p.add_argument("--plugin", action="append", default=[], metavar="FILE",
                    help="a Python file registering your own variant/architecture/dataset/metric; may be repeated")
+    p.add_argument("--truncation", type=float, metavar="T",
+                   help="sample with the truncation trick (BigGAN: |z| <= T; StyleGAN2: psi = T towards the mean w); "
+                        "the same as model.truncation=T, for the variants that have it")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
 
@@ -60,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
              "seed": args.seed, "device": args.device, "data_root": args.data_root}
     if args.budget is None:  # continuing a folder without --budget keeps its recorded budget
         flags["budget"] = _stored_budget(args.out)
-    resolved = resolve(args.config, flags, args.overrides)
+    overrides = list(args.overrides)
+    if args.truncation is not None:  # validated like the override it stands for (a variant without it: exit 2)
+        overrides.insert(0, f"model.truncation={args.truncation!r}")
+    resolved = resolve(args.config, flags, overrides)
     result = Trainer(resolved, args.out, progress=not args.no_progress, plugins=plugins).run()
     if result.reused:
         print(f"{args.out}: already {result.status} at budget {resolved.budget.text} (nothing to do)")

@@ -5,8 +5,10 @@ from gan_bench.data import (  # noqa: F401
     cifar10,
     folder,
     idx,
+    masks,
     mixtures,
     sr,
     stacked_mnist,
+    translation,
     utkface,
 )

@@ -66,12 +66,13 @@ class ArrayDataset:
         return self
 
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The examples at ``index`` as a dict: ``x`` (float) and, when labelled, ``y`` (long)."""
+        """The examples at ``index`` as a dict: ``x`` (float), ``index`` (the rows, for per-example
+        side data such as StackGAN's embeddings) and, when labelled, ``y`` (long)."""
         index = index.to(self.x.device)
         x = self.x[index]
         if x.dtype == torch.uint8:
             x = x.float().div_(127.5).sub_(1.0)
-        out = {"x": x}
+        out = {"x": x, "index": index}
         if self.y is not None:
             out["y"] = self.y[index].long()
         return out

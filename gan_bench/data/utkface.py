@@ -163,3 +163,10 @@ def load_utkface(root: Path, split: str, opts: UTKFaceOptions | None = None) -> 
     if keep is not None:
         meta["index"] = torch.from_numpy(keep)
     return image_dataset("utkface", nhwc_to_nchw(x), torch.from_numpy(y), num_classes, meta)
+
+
+def in_test_split(name: str, fraction: float) -> bool:
+    """Whether face file ``name`` is held out: sha256(name) read as a fraction of its range is below
+    ``fraction``. UTKFace ships one set; every task gan_bench makes of it (translation, completion)
+    holds out the same faces by this rule."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) / 16**12 < fraction

@@ -2,6 +2,7 @@
 
 from gan_bench.metrics import (  # noqa: F401
     class_conditional,
+    completion,
     conditional,
     frechet,
     inception_score,
@@ -12,4 +13,5 @@ from gan_bench.metrics import (  # noqa: F401
     sr,
     stacked_mnist_modes,
     training_eval,
+    translation,
 )

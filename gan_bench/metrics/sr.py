@@ -53,7 +53,8 @@ def describe_protocol(dataset: ArrayDataset, num_samples: int) -> str:
             "LR by MATLAB-bicubic imresize; <set>_* columns: full-size benchmark images, same protocol")
 
 
-@METRICS.register("sr-quality", kinds=("image",), default=True, needs=("cond", "target"), protocol=describe_protocol,
+@METRICS.register("sr-quality", kinds=("image",), default=True, needs=("cond", "target"), requires=("scale",),
+                  protocol=describe_protocol,
                   description="Y-PSNR and SSIM (border crop = scale) of SR outputs against their HR ground truth")
 def evaluate_sr(sample: Sample, dataset: ArrayDataset) -> dict[str, float]:
     """``psnr[y-cropS]`` and ``ssim[y-cropS]`` of ``sample.x`` against ``sample.target``."""

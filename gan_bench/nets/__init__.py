@@ -1,7 +1,10 @@
 """Architectures, by data kind. Importing this package registers them all."""
 
 from gan_bench.nets import (  # noqa: F401
+    biggan,
+    completion,
     coupled,
+    cyclegan,
     dcgan,
     faces,
     infogan,
@@ -11,4 +14,6 @@ from gan_bench.nets import (  # noqa: F401
     semi,
     srresnet,
     stages,
+    stylegan2,
+    unet,
 )

@@ -9,10 +9,14 @@ section 5 and their code ``train_mnist_feature_matching.py``; Li et al. 2017, ap
 - Generator: z -> 500 -> 500 softplus units with batch norm -> a weight-normalised sigmoid output
   (mapped to gan_bench's [-1, 1]); conditional generators concatenate the one-hot label likewise.
 
+- :class:`SemiCNNClassifier`: Triple-GAN's MNIST classifier C (Li et al. 2017, appendix; the
+  authors' ``x2y_yz2x_xy2p_ssl_mnist.py``): 32c5-pool-dropout, 64c3, 64c3-pool-dropout, 128c3,
+  128c3 (all with batch norm and ReLU), global average pooling, a dense softmax layer.
+
 The widths scale with ``width`` (the first D layer, 1000 by default: 1000-500-250-250-250 and a
-500-500 generator). The paper's data-dependent initialisation of weight norm is not reproduced.
-The noise layers draw from the generator that :func:`attach_noise` gives them (the run's
-resumable noise), and are off in eval mode.
+500-500 generator). ``data_init`` is weight norm's data-dependent initialisation, on request.
+The noise and dropout layers draw from the generator that :func:`attach_noise` gives them (the
+run's resumable noise), and are off in eval mode.
 """
 
 from __future__ import annotations
@@ -51,10 +55,26 @@ class GaussianNoise(nn.Module):
         return x + self.std * torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
 
 
+class Dropout(nn.Module):
+    """Inverted dropout with rate ``p`` in training mode, its masks drawn from ``generator`` (so a
+    resumed run is bitwise the same); identity in eval mode."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None  # set by attach_noise; None = torch's global RNG
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) >= self.p
+        return x * keep / (1.0 - self.p)
+
+
 def attach_noise(module: nn.Module, generator: torch.Generator) -> None:
-    """Make every :class:`GaussianNoise` in ``module`` draw from ``generator``."""
+    """Make every :class:`GaussianNoise` and :class:`Dropout` in ``module`` draw from ``generator``."""
     for m in module.modules():
-        if isinstance(m, GaussianNoise):
+        if isinstance(m, GaussianNoise | Dropout):
             m.generator = generator
 
 
@@ -155,6 +175,43 @@ class SemiMLP:
 
     def discriminator(self, out_dim: int = 1, num_classes: int = 0) -> nn.Module:
         return SemiMLPDiscriminator(self.spec, self.opts, out_dim, num_classes)
+
+
+class SemiCNNClassifier(nn.Module):
+    """Triple-GAN's MNIST classifier (the authors' ``x2y_yz2x_xy2p_ssl_mnist.py``, ``cla_layers``):
+    input in [0, 1]; conv 5x5 (valid) -> max-pool 2 -> dropout 0.5; conv 3x3 (same); conv 3x3
+    (valid) -> max-pool 2 -> dropout 0.5; conv 3x3 (same) twice; every conv with batch norm and
+    ReLU; global average pooling; a dense layer to K logits (their softmax is in the losses here).
+
+    ``width`` is the first layer's channels (the authors' 32; the others are 2x, 2x, 4x, 4x), so a
+    CPU budget can take a narrower net. Returns (N, K) logits."""
+
+    def __init__(self, spec: DataSpec, num_classes: int, width: int = 32, dropout: float = 0.5) -> None:
+        super().__init__()
+        c = spec.shape[0]
+
+        def conv(c_in: int, c_out: int, k: int, pad: int) -> list[nn.Module]:
+            # Lasagne's batch_norm removes the conv bias and applies the nonlinearity after BN.
+            return [nn.Conv2d(c_in, c_out, k, padding=pad, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+        w = width
+        self.body = nn.Sequential(
+            *conv(c, w, 5, 0), nn.MaxPool2d(2), Dropout(dropout),
+            *conv(w, 2 * w, 3, 1),
+            *conv(2 * w, 2 * w, 3, 0), nn.MaxPool2d(2), Dropout(dropout),
+            *conv(2 * w, 4 * w, 3, 1),
+            *conv(4 * w, 4 * w, 3, 1),
+        )
+        self.out = nn.Linear(4 * w, num_classes)
+        nn.init.normal_(self.out.weight, std=1e-2)  # the authors' Normal(1e-2) last layer
+        nn.init.zeros_(self.out.bias)
+        for m in self.body:
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, std=0.05)  # their W=Normal(0.05)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body((x + 1.0) * 0.5)  # their pixels are in [0, 1]
+        return self.out(h.mean((2, 3)))
 
 
 class MinibatchDiscrimination(nn.Module):

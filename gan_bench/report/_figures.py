@@ -22,6 +22,7 @@ from gan_bench.report._format import direction_label, esc, to_float
 from gan_bench.report._runs import RunData, curve, curve_keys
 
 MAX_SCATTER_POINTS = 2500
+MAX_EXTRA_SEED_POINTS = 1000
 MAX_CURVE_POINTS = 500
 MAX_GRID_IMAGES = 64
 MAX_GRID_SIDE_PX = 1024
@@ -59,8 +60,31 @@ def _base(title: str, height: int) -> go.Figure:
     return fig
 
 
-def metric_bar_chart(board: pd.DataFrame, metric: str, colors: dict[str, str]) -> go.Figure | None:
-    """Grouped bars of ``<metric>_mean`` with ``<metric>_std`` error bars: x = dataset, one bar per variant.
+def metric_bounds(metric: str) -> tuple[float | None, float | None]:
+    """The range a metric can take, (low, high), None for unbounded: error bars are clipped to it.
+
+    Percentages are in [0, 100]; accuracies, precision, recall, coverage and SSIM in [0, 1]; counts,
+    divergences and distances (modes, KL, FID, LPIPS, NIQE, PSNR, test error) are >= 0. KID and
+    unnamed metrics are left unbounded (an unbiased KID estimate can be negative)."""
+    name = metric.lower()
+    if "pct" in name or name.endswith("_percent"):
+        return 0.0, 100.0
+    if name.startswith("kid"):
+        return None, None
+    if any(name.startswith(p) for p in ("acc", "class_acc", "code_acc", "precision", "recall", "coverage", "ssim")) \
+            or name.endswith("accuracy"):
+        return 0.0, 1.0
+    if any(name.startswith(p) for p in ("modes", "reverse_kl", "kl", "fid", "lpips", "niqe", "psnr", "test_error",
+                                        "identity_dist", "is", "inception_score", "density")):
+        return 0.0, None
+    return None, None
+
+
+def metric_bar_chart(board: pd.DataFrame, metric: str, colors: dict[str, str],
+                     seeds: dict[tuple[str, str, str], list[tuple[str, float]]] | None = None) -> go.Figure | None:
+    """Bars of ``<metric>_mean`` per (dataset, variant) with ``<metric>_std`` error bars clipped to
+    :func:`metric_bounds`, and each seed's value as a dot (``seeds``: (variant, dataset, metric) ->
+    [(seed label, value)]). A positive metric spanning two decades or more gets a log axis.
     Returns None when no row has a finite mean for this metric."""
     mean_col, std_col = f"{metric}_mean", f"{metric}_std"
     if mean_col not in board.columns or "variant" not in board.columns or "dataset" not in board.columns:
@@ -68,49 +92,73 @@ def metric_bar_chart(board: pd.DataFrame, metric: str, colors: dict[str, str]) -
     rows = board[pd.to_numeric(board[mean_col], errors="coerce").notna()]
     if rows.empty:
         return None
-    datasets = sorted(rows["dataset"].astype(str).unique())
-    fig = _base(f"{esc(metric)} — mean ± std over seeds", height=380)
+    seeds = seeds or {}
+    lo, hi = metric_bounds(metric)
+    fig = _base(f"{esc(metric)} — mean ± std over seeds, dots = seeds", height=400)
+    values: list[float] = []
     for variant in sorted(rows["variant"].astype(str).unique()):
-        sub = rows[rows["variant"].astype(str) == variant]
-        by_ds = {str(r["dataset"]): r for _, r in sub.iterrows()}
-        means, stds, hover = [], [], []
-        for ds in datasets:
-            r = by_ds.get(ds)
-            m = to_float(r[mean_col]) if r is not None else None
-            s = to_float(r[std_col]) if r is not None and std_col in r.index else None
+        sub = rows[rows["variant"].astype(str) == variant].sort_values("dataset", key=lambda c: c.astype(str))
+        xs: list[list[str]] = [[], []]
+        means, plus, minus, hover = [], [], [], []
+        px: list[list[str]] = [[], []]
+        py, ptext = [], []
+        for _, r in sub.iterrows():
+            ds = str(r["dataset"])
+            m = to_float(r[mean_col])
+            sd = to_float(r[std_col]) if std_col in r.index else None
+            if m is None:
+                continue
+            values.append(m)
+            xs[0].append(esc(ds))
+            xs[1].append(esc(variant))
             means.append(m)
-            stds.append(s if s is not None else 0.0)
-            seeds = r.get("seeds") if r is not None else None
-            hover.append(
-                f"{esc(variant)} · {esc(ds)}<br>{esc(metric)} = {m:.4g}"
-                + (f" ± {s:.3g}" if s is not None else "")
-                + (f"<br>seeds: {esc(seeds)}" if seeds is not None else "")
-                if m is not None
-                else ""
-            )
-        fig.add_trace(
-            go.Bar(
-                name=esc(variant),
-                x=[esc(d) for d in datasets],
-                y=means,
-                error_y=dict(type="data", array=stds, visible=True, thickness=1.2, width=3),
-                marker_color=colors.get(variant),
-                hovertext=hover,
-                hoverinfo="text",
-            )
-        )
+            up = sd or 0.0
+            down = sd or 0.0
+            if hi is not None:
+                up = max(0.0, min(up, hi - m))
+            if lo is not None:
+                down = max(0.0, min(down, m - lo))
+            plus.append(up)
+            minus.append(down)
+            hover.append(f"{esc(variant)} · {esc(ds)}<br>{esc(metric)} = {m:.4g}" + (f" ± {sd:.3g}" if sd is not None else "")
+                         + (f"<br>seeds: {esc(r.get('seeds'))}" if r.get("seeds") is not None else ""))
+            for label, v in seeds.get((variant, ds, metric), []):
+                px[0].append(esc(ds))
+                px[1].append(esc(variant))
+                py.append(v)
+                ptext.append(f"{esc(variant)} · {esc(ds)} · seed {esc(label)}: {v:.4g}")
+                values.append(v)
+        if not means:
+            continue
+        color = colors.get(variant)
+        fig.add_trace(go.Bar(
+            name=esc(variant), legendgroup=esc(variant), x=xs, y=means, marker_color=color, opacity=0.85,
+            error_y=dict(type="data", symmetric=False, array=plus, arrayminus=minus, visible=True, thickness=1.2, width=3),
+            hovertext=hover, hoverinfo="text",
+        ))
+        if py:
+            fig.add_trace(go.Scatter(
+                name=f"{esc(variant)} seeds", legendgroup=esc(variant), showlegend=False, x=px, y=py, mode="markers",
+                marker=dict(size=6, color="#222", opacity=0.7, line=dict(width=1, color="white")),
+                hovertext=ptext, hoverinfo="text",
+            ))
+    positive = [v for v in values if v > 0]
+    log_axis = bool(values) and len(positive) == len(values) and max(positive) / min(positive) >= 100
     fig.update_layout(
-        barmode="group",
-        xaxis_title="dataset",
-        yaxis_title=f"{esc(metric)} ({direction_label(metric)})",
-        legend_title_text="variant",
+        xaxis_title="dataset · variant",
+        yaxis_title=f"{esc(metric)} ({direction_label(metric)})" + (", log axis" if log_axis else ""),
+        showlegend=False,
     )
+    if log_axis:
+        fig.update_yaxes(type="log")
     return fig
 
 
-def samples_scatter(x: np.ndarray, modes: np.ndarray | None, title: str, seed: int = 0) -> tuple[go.Figure, int]:
-    """Generated 2-D points (random subsample of at most ``MAX_SCATTER_POINTS``) over the true mode centres.
-    Returns the figure and the number of points drawn."""
+def samples_scatter(x: np.ndarray, modes: np.ndarray | None, title: str, seed: int = 0,
+                    others: list[tuple[str, np.ndarray]] | None = None) -> tuple[go.Figure, int]:
+    """Generated 2-D points (random subsample of at most ``MAX_SCATTER_POINTS``) over the true mode centres;
+    ``others``: (seed label, points) of further seeds, as traces hidden until clicked in the legend (at most
+    ``MAX_EXTRA_SEED_POINTS`` each). Returns the figure and the number of points drawn of ``x``."""
     x = np.asarray(x, dtype=np.float64)
     x = x[np.isfinite(x).all(axis=1)]
     if len(x) > MAX_SCATTER_POINTS:
@@ -126,6 +174,13 @@ def samples_scatter(x: np.ndarray, modes: np.ndarray | None, title: str, seed: i
         go.Scatter(x=compact(x[:, 0], 4), y=compact(x[:, 1], 4), mode="markers", name="generated",
                    marker=dict(size=4, color=PALETTE[0], opacity=0.5))
     )
+    for label, other in others or []:  # further seeds: listed in the legend, shown on click
+        o = np.asarray(other, dtype=np.float64)
+        o = o[np.isfinite(o).all(axis=1)]
+        if len(o) > MAX_EXTRA_SEED_POINTS:
+            o = o[np.random.default_rng(seed).choice(len(o), MAX_EXTRA_SEED_POINTS, replace=False)]
+        fig.add_trace(go.Scatter(x=compact(o[:, 0], 4), y=compact(o[:, 1], 4), mode="markers", visible="legendonly",
+                                 name=f"seed {esc(label)} ({len(o)} points)", marker=dict(size=4, opacity=0.5)))
     # Equal aspect: mode coverage is about geometry, a stretched ring would mislead.
     fig.update_layout(
         yaxis=dict(scaleanchor="x", scaleratio=1),
@@ -192,11 +247,59 @@ def loss_curves(runs: list[RunData], title: str) -> go.Figure | None:
     return fig
 
 
-def eval_curves(runs: list[RunData], title: str) -> go.Figure | None:
-    """Evaluation metrics logged during training, one small panel per metric, seeds overlaid.
-    None when no run has eval rows."""
+BUDGET_AXES = (("step", "generator steps"), ("images_seen", "real images seen"), ("seconds", "training seconds"))
+
+
+def _panel_curves(runs: list[RunData], keys: list[str], title: str, rows_of: str, switchable: bool,
+                  legend_title: str) -> go.Figure:
+    """Small multiples, one panel per key (4 per row), every seed overlaid; with ``switchable`` a menu
+    switches the x axis between generator steps, images seen and training seconds."""
     from plotly.subplots import make_subplots
 
+    cols = min(4, len(keys))
+    nrows = math.ceil(len(keys) / cols)
+    fig = make_subplots(
+        rows=nrows, cols=cols, horizontal_spacing=0.07, vertical_spacing=0.28 / max(1, nrows - 1) if nrows > 1 else 0.1,
+        subplot_titles=[f"{esc(k)} ({'↓' if direction_label(k).startswith('lower') else '↑'})" if switchable else esc(k)
+                        for k in keys],
+    )
+    fig.update_layout(template=_TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=14)),
+                      height=120 + 230 * nrows, margin=dict(t=90), legend_title_text=legend_title)
+    xs_by_basis: dict[str, list[list[float | None]]] = {b: [] for b, _ in BUDGET_AXES}
+    for si, run in enumerate(r for r in runs if getattr(r, rows_of)):
+        rows = getattr(run, rows_of)
+        for ki, key in enumerate(keys):
+            xs, ys = curve(rows, key)
+            if len(xs) == 0:
+                continue
+            bx, by, size = _bin_means(xs, ys, MAX_CURVE_POINTS)
+            for basis, _ in BUDGET_AXES:
+                other, _ = curve(rows, key, basis)
+                xs_by_basis[basis].append(compact(_bin_means(other, ys, MAX_CURVE_POINTS)[0], 7))
+            fig.add_trace(
+                go.Scatter(
+                    x=compact(bx, 7), y=compact(by), mode="lines+markers" if len(bx) <= 50 else "lines",
+                    marker=dict(size=4), name=f"seed {esc(run.seed_label)}", legendgroup=f"seed{si}",
+                    showlegend=ki == 0, line=dict(color=PALETTE[si % len(PALETTE)], width=1.4),
+                ),
+                row=ki // cols + 1, col=ki % cols + 1,
+            )
+    axis_names = [f"xaxis{'' if i == 0 else i + 1}" for i in range(len(keys))]
+    for i in range(len(keys)):
+        fig.update_xaxes(title_text="generator steps", row=i // cols + 1, col=i % cols + 1)
+    if switchable and fig.data:
+        buttons = [dict(label=label, method="update",
+                        args=[{"x": xs_by_basis[basis]}, {f"{a}.title.text": label for a in axis_names}])
+                   for basis, label in BUDGET_AXES]
+        fig.update_layout(updatemenus=[dict(type="buttons", direction="right", buttons=buttons, showactive=True,
+                                            x=1.0, xanchor="right", y=1.0 + 60 / (120 + 230 * nrows), yanchor="bottom",
+                                            font=dict(size=11), pad=dict(r=4, t=0))])
+    return fig
+
+
+def eval_curves(runs: list[RunData], title: str) -> go.Figure | None:
+    """Evaluation metrics logged during training against the budget (steps, images or seconds, switchable),
+    one panel per metric, seeds overlaid. None when no run has eval rows."""
     keys: list[str] = []
     for run in runs:
         for k in curve_keys(run.eval_rows):
@@ -204,30 +307,20 @@ def eval_curves(runs: list[RunData], title: str) -> go.Figure | None:
                 keys.append(k)
     if not keys:
         return None
-    keys = keys[:6]  # more panels than this would be unreadable in one row
-    fig = make_subplots(
-        rows=1, cols=len(keys), horizontal_spacing=0.06,
-        subplot_titles=[f"{esc(k)} ({'↓' if direction_label(k).startswith('lower') else '↑'})" for k in keys],
-    )
-    fig.update_layout(template=_TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=14)), height=300,
-                      margin=dict(t=80))
-    for si, run in enumerate(r for r in runs if r.eval_rows):
-        for ki, key in enumerate(keys):
-            xs, ys = curve(run.eval_rows, key)
-            if len(xs) == 0:
-                continue
-            bx, by, _ = _bin_means(xs, ys, MAX_CURVE_POINTS)
-            fig.add_trace(
-                go.Scatter(
-                    x=compact(bx, 7), y=compact(by), mode="lines+markers", marker=dict(size=4),
-                    name=f"seed {esc(run.seed_label)}", legendgroup=f"seed{si}", showlegend=ki == 0,
-                    line=dict(color=PALETTE[si % len(PALETTE)], width=1.4),
-                ),
-                row=1, col=ki + 1,
-            )
-    for ki in range(len(keys)):
-        fig.update_xaxes(title_text="step", row=1, col=ki + 1)
-    return fig
+    return _panel_curves(runs, keys[:12], title, "eval_rows", switchable=True, legend_title="seed")
+
+
+def diagnostic_curves(runs: list[RunData], title: str) -> go.Figure | None:
+    """Every numeric training-row key that is not a loss (BEGAN's k and convergence measure, D(real),
+    D(fake), gradient penalty, gradient norms, ...), one panel each, seeds overlaid. None when there is none."""
+    keys: list[str] = []
+    for run in runs:
+        for k in curve_keys(run.train_rows):
+            if not k.startswith("loss/") and k not in keys:
+                keys.append(k)
+    if not keys:
+        return None
+    return _panel_curves(runs, keys[:16], title, "train_rows", switchable=False, legend_title="seed")
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
@@ -264,6 +357,28 @@ def image_grid_png(x: np.ndarray, max_images: int = MAX_GRID_IMAGES) -> tuple[by
             tile = tile.resize((tw, th), Image.LANCZOS)
         r, col = divmod(i, cols)
         grid.paste(tile, (gap + col * (tw + gap), gap + r * (th + gap)))
+    buf = io.BytesIO()
+    grid.save(buf, format="PNG", optimize=True)
+    return buf.getvalue(), n, grid.size
+
+
+def rows_grid_png(columns: list[np.ndarray], max_rows: int = 8) -> tuple[bytes, int, tuple[int, int]]:
+    """One row per example, one column per array (NHWC, same N): e.g. input | output | ground truth.
+    Every tile is shown at the size of the largest (nearest-neighbour, so an LR input's pixels stay
+    visible). Returns (png bytes, rows drawn, (width, height))."""
+    cols = [_to_uint8(np.asarray(c[:max_rows])) for c in columns]
+    n = min(len(c) for c in cols)
+    th, tw = max(c.shape[1] for c in cols), max(c.shape[2] for c in cols)
+    scale = min(1.0, MAX_GRID_SIDE_PX / (len(cols) * (tw + 2)), MAX_GRID_SIDE_PX / (n * (th + 2)))
+    th, tw = max(1, int(th * scale)), max(1, int(tw * scale))
+    gap = 2
+    grid = Image.new("RGB", (len(cols) * (tw + gap) + gap, n * (th + gap) + gap), color=(230, 230, 230))
+    for j, col in enumerate(cols):
+        for i in range(n):
+            img = col[i, ..., :3]
+            tile = Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).convert("RGB")
+            tile = tile.resize((tw, th), Image.NEAREST if img.shape[0] < th else Image.LANCZOS)
+            grid.paste(tile, (gap + j * (tw + gap), gap + i * (th + gap)))
     buf = io.BytesIO()
     grid.save(buf, format="PNG", optimize=True)
     return buf.getvalue(), n, grid.size

@@ -34,7 +34,7 @@ MODEL_TO_VARIANTS: dict[str, tuple[str, ...]] = {
     "rrdb (esrgan psnr-oriented)": ("esrgan",),
 }
 
-_TEXT_COLS = ("model", "method", "dataset", "protocol", "source")
+_TEXT_COLS = ("model", "method", "dataset", "protocol", "source", "ours")
 _SAME = re.compile(r"^\s*same\b(\s+protocol\b)?[\s;,:.\-]*", re.IGNORECASE)
 
 
@@ -85,19 +85,25 @@ def value_columns(df: pd.DataFrame) -> list[tuple[str, str | None]]:
     return out
 
 
-def map_model(model: Any, our_variants: list[str]) -> list[str]:
-    """Our variants (present in the leaderboard) that a published model name corresponds to."""
-    if is_missing(model):
+def _ours(ours: Any) -> tuple[str, ...] | None:
+    """A reference row's own ``ours`` column: our suite entries (space-separated) that it corresponds
+    to (``srgan`` for SRResNet, ``srgan@gan`` for SRGAN), which overrides the name mapping."""
+    return None if is_missing(ours) else tuple(str(ours).lower().split())
+
+
+def map_model(model: Any, our_variants: list[str], ours: Any = None) -> list[str]:
+    """Our variants or suite entries (present in the leaderboard) that a published model corresponds to."""
+    if is_missing(model) and _ours(ours) is None:
         return []
     key = str(model).strip().lower()
     by_lower = {v.lower(): v for v in our_variants}
-    targets = MODEL_TO_VARIANTS.get(key, (key,))
+    targets = _ours(ours) or MODEL_TO_VARIANTS.get(key, (key,))
     return [by_lower[t] for t in targets if t in by_lower]
 
 
-def is_known_model(model: Any) -> bool:
+def is_known_model(model: Any, ours: Any = None) -> bool:
     """True when a published model name has a gan_bench counterpart (whether or not this suite ran it)."""
-    return not is_missing(model) and str(model).strip().lower() in MODEL_TO_VARIANTS
+    return bool(_ours(ours)) or (not is_missing(model) and str(model).strip().lower() in MODEL_TO_VARIANTS)
 
 
 def _implicit_dataset(name: str, our_datasets: list[str]) -> str | None:
@@ -169,8 +175,8 @@ def _render_frame(
         our_protocols: list[str] = []
         shown: set[tuple[str, str]] = set()
         for _, ref in block.iterrows():
-            variants = map_model(ref.get("model"), our_variants)
-            known = variants or is_known_model(ref.get("model"))
+            variants = map_model(ref.get("model"), our_variants, ref.get("ours"))
+            known = variants or is_known_model(ref.get("model"), ref.get("ours"))
             cells = ["published" if known else '<span class="peer">peer</span>',
                      f'<span class="wrap">{esc(ref.get("model", ""))}</span>']
             if "dataset" in header:
@@ -196,7 +202,10 @@ def _render_frame(
                 if per_row_source:
                     seeds = ours.get("seed_list", ours.get("seeds", ""))
                     cells.append(f"this suite (seeds {esc(seeds)})")
-                cells.append(f'<span class="wrap">{esc(proto)}</span>')
+                budget = ours.get("budget")  # the budget trained stands on every row of ours
+                trained = "" if is_missing(budget) or not str(budget) else (
+                    f'<br><span class="muted">trained: {esc(budget)} per run, seeds {esc(ours.get("seed_list", ""))}</span>')
+                cells.append(f'<span class="wrap">{esc(proto)}{trained}</span>')
                 rows.append(cells)
                 classes.append("ours")
         theirs = f"<dd>{esc(protocol)}</dd>"

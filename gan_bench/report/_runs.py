@@ -56,6 +56,9 @@ class Samples:
     kind: str  # "points" | "images"
     x: np.ndarray
     modes: np.ndarray | None = None
+    # per-image companions of image samples (NHWC uint8, same N as x): the input a variant was
+    # given (``cond``), the ground truth (``target``), a mask, or a coupled image (``pair``)
+    companions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _norm(name: str) -> str:
@@ -100,7 +103,8 @@ def load_run(path: Path, known_variants: Iterable[str] = (), known_datasets: Ite
         run.problems.append(f"{SUMMARY} missing")
 
     s = run.summary or {}
-    run.variant = str(s["variant"]) if s.get("variant") is not None else _guess_from_path(path, known_variants)
+    label = s.get("entry") or s.get("variant")  # a suite entry (srgan@gan) is shown by its entry name
+    run.variant = str(label) if label is not None else _guess_from_path(path, known_variants)
     run.dataset = str(s["dataset"]) if s.get("dataset") is not None else _guess_from_path(path, known_datasets)
     seed = s.get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool):
@@ -156,20 +160,23 @@ def curve_keys(rows: list[dict[str, Any]], prefix: str | None = None) -> list[st
     return list(keys)
 
 
-def curve(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(step, value) arrays for ``key``; rows without the key are skipped, non-finite values become NaN
-    (so a divergence shows as a gap rather than breaking the plot). Falls back to the row index when a
-    row has no step."""
+def curve(rows: list[dict[str, Any]], key: str, x_key: str = "step") -> tuple[np.ndarray, np.ndarray]:
+    """(x, value) arrays for ``key``, x from ``x_key`` (``step``, ``images_seen`` or ``seconds``); rows
+    without the key are skipped, non-finite values become NaN (so a divergence shows as a gap rather
+    than breaking the plot). Falls back to the row index when a row has no x."""
     xs: list[float] = []
     ys: list[float] = []
     for i, row in enumerate(rows):
         if key not in row:
             continue
-        step = _finite_or_none(row.get("step"))
+        step = _finite_or_none(row.get(x_key))
         xs.append(float(i) if step is None else step)
         v = _finite_or_none(row[key])
         ys.append(math.nan if v is None else v)
     return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+
+
+COMPANIONS = ("cond", "mask", "target", "pair")  # the order of a triplet's columns around the output
 
 
 def load_samples(path: Path) -> tuple[Samples | None, str | None]:
@@ -183,6 +190,7 @@ def load_samples(path: Path) -> tuple[Samples | None, str | None]:
                 return None, f"{SAMPLES.as_posix()} has no array 'x'"
             x = np.asarray(npz["x"])
             modes = np.asarray(npz["modes"]) if "modes" in npz.files else None
+            companions = {k: np.asarray(npz[k]) for k in COMPANIONS if k in npz.files}
     except Exception as err:
         return None, f"{SAMPLES.as_posix()} unreadable ({type(err).__name__})"
     if x.ndim == 2 and x.shape[1] == 2:
@@ -195,7 +203,9 @@ def load_samples(path: Path) -> tuple[Samples | None, str | None]:
         if x.shape[-1] not in (1, 3, 4) and x.shape[1] in (1, 3, 4):
             x = np.transpose(x, (0, 2, 3, 1))  # tolerate NCHW
         if x.shape[-1] in (1, 3, 4) and x.shape[0] > 0:
-            return Samples("images", x), None
+            kept = {k: v for k, v in companions.items()  # malformed companions are dropped, x still shown
+                    if v.ndim == 4 and v.dtype == np.uint8 and len(v) == len(x) and v.shape[-1] in (1, 3, 4)}
+            return Samples("images", x, companions=kept), None
     return None, f"{SAMPLES.as_posix()}: unsupported sample array shape {tuple(x.shape)}"
 
 

@@ -7,6 +7,8 @@ report; they are listed where the content would have been.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,11 +22,13 @@ import gan_bench
 from gan_bench import atomic
 from gan_bench.report._figures import (
     color_map,
+    diagnostic_curves,
     eval_curves,
     image_grid_png,
     loss_curves,
     metric_bar_chart,
     png_data_uri,
+    rows_grid_png,
     samples_scatter,
 )
 from gan_bench.report._format import (
@@ -46,7 +50,12 @@ __all__ = ["write_report", "build_report_html", "metric_names"]
 
 # ``<x>_mean`` columns of the leaderboard that are bookkeeping, not quality metrics.
 _NON_METRIC_MEANS = {"steps", "images", "wall_seconds", "seconds", "seed"}
-_PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+# No plotly logo, no "send to cloud" / "edit in Chart Studio" buttons: a report never sends data anywhere.
+_PLOT_CONFIG = {
+    "displaylogo": False, "responsive": True, "showSendToCloud": False,
+    "modeBarButtonsToRemove": ["sendDataToCloud"],
+}
+PLOTLY_FILE = "plotly.min.js"
 
 
 def metric_names(board: pd.DataFrame) -> list[str]:
@@ -70,6 +79,7 @@ def write_report(
     notes: list[str] | None = None,
     wall_seconds: float | None = None,
     banner: list[str] | None = None,
+    plotly_src: str | None = None,
 ) -> Path:
     """Render the suite report to ``out_html`` and return its path.
 
@@ -86,9 +96,11 @@ def write_report(
         wall_seconds: total suite wall time, shown in the header.
         banner: lines shown at the top, under the title: the budget actually trained, the kind of pass
             (a short CPU pass is labelled so) and every deviation from the suite file.
+        plotly_src: a relative URL of a plotly.js file shared by several pages (see
+            :mod:`gan_bench.report.site`); None inlines plotly.js into this page.
     """
     page = build_report_html(title, leaderboard, runs, references, notes=notes, wall_seconds=wall_seconds,
-                             banner=banner)
+                             banner=banner, plotly_src=plotly_src)
     return atomic.write_text(out_html, page)
 
 
@@ -111,8 +123,11 @@ def build_report_html(
     notes: list[str] | None = None,
     wall_seconds: float | None = None,
     banner: list[str] | None = None,
+    plotly_src: str | None = None,
+    home: str | None = None,
 ) -> str:
-    """The report page as a string (see :func:`write_report`, which also writes it)."""
+    """The report page as a string (see :func:`write_report`, which also writes it); ``home`` is a
+    relative link to the site's index shown in the header."""
     board = _sorted_board(leaderboard if leaderboard is not None else pd.DataFrame())
     metrics = metric_names(board)
     variants = sorted(board["variant"].astype(str).unique()) if "variant" in board.columns else []
@@ -124,7 +139,7 @@ def build_report_html(
 
     sections = [
         ("leaderboard", "Leaderboard", _guard(lambda: _section_leaderboard(board, metrics))),
-        ("metrics", "Metrics", _guard(lambda: _section_metrics(board, metrics, colors, sink))),
+        ("metrics", "Metrics", _guard(lambda: _section_metrics(board, metrics, colors, sink, loaded))),
         ("published", "Published results", _guard(lambda: render_references(references or [], board))),
         ("rankings", "Rankings: ours vs published", _guard(lambda: _section_rankings(references or [], board))),
         ("runs", "Samples and training curves", _guard(lambda: _section_runs(groups, orphans, sink))),
@@ -138,15 +153,19 @@ def build_report_html(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{_CSS}</style>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
-        f'<header><h1>{esc(title)}</h1><p class="meta">Generated {esc(generated)} · gan_bench '
+        + (f'<script type="text/javascript">{get_plotlyjs()}</script>' if plotly_src is None
+           else f'<script type="text/javascript" src="{esc(plotly_src)}"></script>')
+        + "</head><body><header>"
+        + (f'<p class="home"><a href="{esc(home)}">&larr; all suites</a></p>' if home else "")
+        + f'<h1>{esc(title)}</h1><p class="meta">Generated {esc(generated)} · gan_bench '
         f"{esc(gan_bench.__version__)} · total wall time {esc(fmt_duration(wall_seconds))} · "
         f"{len(board)} leaderboard rows · {len(loaded)} runs ({esc(run_counts)})</p>"
         + "".join(f'<p class="warn banner">{esc(line)}</p>' for line in banner or [])
+        + _provenance(loaded)
         + f'<nav><ul>{toc}</ul></nav></header><main>{body}</main>'
         "<footer>Self-contained report: no network access needed. Plots are interactive (hover, zoom, "
         "click legend entries to hide traces).</footer>"
-        f"<script>{_RESIZE_JS}</script></body></html>\n"
+        f"<script>{_RESIZE_JS}{TABLE_JS}</script></body></html>\n"
     )
 
 
@@ -194,13 +213,14 @@ def _section_leaderboard(board: pd.DataFrame, metrics: list[str]) -> str:
     protocols: list[str] = []
     if "protocol" in board.columns:
         protocols = [str(p) for p in dict.fromkeys(board["protocol"].dropna().tolist())]
-    best = _best_per_dataset(board, metrics)
+    best = best_per_dataset(board, metrics)
 
-    metric_header = [f"{esc(m)} <span class='dir'>{'↓' if lower_is_better(m) else '↑'}</span>" for m in metrics]
+    columns = merged_metric_columns(board, metrics)
+    metric_header = [f"{esc(name)} <span class='dir'>{'↓' if lower_is_better(ms[0]) else '↑'}</span>" for name, ms in columns]
     header = [esc(_pretty_col(c)) for c in lead] + metric_header + [esc(_pretty_col(c)) for c in plain[len(lead):]]
     if protocols:
         header.append("protocol")
-    rows, classes = [], []
+    rows = []
     for i, row in board.iterrows():
         cells = []
         for c in plain:
@@ -208,27 +228,71 @@ def _section_leaderboard(board: pd.DataFrame, metrics: list[str]) -> str:
             text = fmt_num(v) if not isinstance(v, str) else esc(v)
             if c == "status" and isinstance(v, str) and not _all_done(v):
                 text = f'<span class="warn">{text}</span>'
-            cells.append(text)
+            cells.append(_td(text, v))
         metric_cells = []
-        for m in metrics:
+        for _name, ms in columns:
+            m = next((m for m in ms if to_float(row[f"{m}_mean"]) is not None), ms[0])
             text = fmt_mean_std(row[f"{m}_mean"], row.get(f"{m}_std"))
-            metric_cells.append(f"<strong>{text}</strong>" if (i, m) in best else text)
+            if len(ms) > 1 and "[" in m and to_float(row[f"{m}_mean"]) is not None:
+                text += f" <span class='proto'>[{esc(m.split('[', 1)[1])}</span>"
+            metric_cells.append(_td(f"<strong>{text}</strong>" if (i, m) in best else text, row[f"{m}_mean"]))
         cells = cells[: len(lead)] + metric_cells + cells[len(lead):]
         if protocols:
             p = row["protocol"]
-            cells.append("—" if is_missing(p) else f'<a href="#proto{protocols.index(str(p)) + 1}">P{protocols.index(str(p)) + 1}</a>')
-        rows.append(cells)
-        classes.append("")
+            k = protocols.index(str(p)) + 1 if not is_missing(p) else 0
+            cells.append(_td("—" if not k else f'<a href="#proto{k}">P{k}</a>', k or None))
+        rows.append("<tr>" + "".join(cells) + "</tr>")
     legend = (
-        "<p class='muted'>Metrics are mean ± std over seeds; ↑ higher is better, ↓ lower is better; "
-        "<strong>bold</strong> = best on that dataset (when at least two variants report it). "
-        "Sorted by dataset, then variant.</p>"
+        "<p class='muted'>Metrics are mean ± std over seeds; ↑ higher is better, ↓ lower is better. "
+        "<strong>Bold</strong> = best on that dataset, marked only when it is separated from the runner-up "
+        "beyond the seed spread: the two mean ± std intervals do not overlap (both with at least two seeds; "
+        "ties and single seeds are never bold). Click a column header to sort; type to filter rows.</p>"
     )
+    head = "".join(f'<th title="sort">{h}</th>' for h in header)
+    table = (f'<input class="filter" type="search" placeholder="filter rows" aria-label="filter the leaderboard" '
+             f'data-table="leaderboard-table"><div class="scroll lbwrap"><table class="data sortable lb" '
+             f'id="leaderboard-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
     proto_list = ""
     if protocols:
         items = "".join(f'<li id="proto{k + 1}"><strong>P{k + 1}</strong> {esc(p)}</li>' for k, p in enumerate(protocols))
         proto_list = f"<h3>Evaluation protocols</h3><ul class='protocol-list'>{items}</ul>"
-    return legend + f'<div class="scroll">{html_table(header, rows, classes)}</div>' + proto_list
+    return legend + table + proto_list
+
+
+def merged_metric_columns(board: pd.DataFrame, metrics: list[str]) -> list[tuple[str, list[str]]]:
+    """Leaderboard columns as (header, metrics): metrics that differ only by their ``[protocol]``
+    (``fid[mnist-classifier]``, ``fid[fashion-mnist-classifier]``) share one column ``fid[…]`` when no row
+    has a value for more than one of them (each dataset is scored under its own protocol), so the table
+    is not half empty; each cell names its protocol. Others keep a column each."""
+    by_base: dict[str, list[str]] = {}
+    for m in metrics:
+        by_base.setdefault(m.split("[", 1)[0] if "[" in m else m, []).append(m)
+    out: list[tuple[str, list[str]]] = []
+    done: set[str] = set()
+    for m in metrics:
+        if m in done:
+            continue
+        base = m.split("[", 1)[0] if "[" in m else m
+        group = [g for g in by_base[base] if "[" in g]
+        if "[" in m and len(group) > 1:
+            filled = sum(pd.to_numeric(board[f"{g}_mean"], errors="coerce").notna() for g in group)
+            if int(filled.max()) <= 1:
+                out.append((f"{base}[…]", group))
+                done.update(group)
+                continue
+        out.append((m, [m]))
+        done.add(m)
+    return out
+
+
+def _td(html_text: str, value: Any) -> str:
+    """A cell with its sort key (``data-v``: the number, or the text; empty when missing)."""
+    if isinstance(value, str):
+        key = value
+    else:
+        f = to_float(value)
+        key = "" if f is None else repr(f)
+    return f'<td data-v="{esc(key)}">{html_text}</td>'
 
 
 def _pretty_col(col: Any) -> str:
@@ -241,32 +305,88 @@ def _all_done(status: str) -> bool:
     return bool(m) and m.group(1) == m.group(2)
 
 
-def _best_per_dataset(board: pd.DataFrame, metrics: list[str]) -> set[tuple[Any, str]]:
+def best_per_dataset(board: pd.DataFrame, metrics: list[str]) -> set[tuple[Any, str]]:
+    """(row index, metric) of the leaderboard cells to mark best: per dataset, the best mean of a score
+    (never a ``_std`` column nor a spread metric such as ``kid_std[...]``), only when its mean ± std interval does not overlap the runner-up's.
+
+    Both the best and the runner-up need a finite std (two or more seeds); a tie is never marked."""
     best: set[tuple[Any, str]] = set()
     if "dataset" not in board.columns:
         return best
     for m in metrics:
-        values = pd.to_numeric(board[f"{m}_mean"], errors="coerce")
+        if is_spread_metric(m) or f"{m}_mean" not in board.columns:
+            continue
+        means = pd.to_numeric(board[f"{m}_mean"], errors="coerce")
+        stds = pd.to_numeric(board[f"{m}_std"], errors="coerce") if f"{m}_std" in board.columns else means * math.nan
         for _, idx in board.groupby(board["dataset"].astype(str)).groups.items():
-            v = values.loc[idx].dropna()
+            v = means.loc[idx].dropna()
             if len(v) < 2:
                 continue
-            target = v.min() if lower_is_better(m) else v.max()
-            best.update((i, m) for i in v.index[v == target])
+            ranked = v.sort_values(ascending=lower_is_better(m), kind="stable")
+            first, second = ranked.index[0], ranked.index[1]
+            s1, s2 = stds.loc[first], stds.loc[second]
+            if not (math.isfinite(s1) and math.isfinite(s2)):
+                continue
+            gap = (v[second] - v[first]) if lower_is_better(m) else (v[first] - v[second])
+            if gap > s1 + s2:
+                best.add((first, m))
     return best
+
+
+def is_spread_metric(metric: str) -> bool:
+    """True for a metric that is a spread, not a score (``kid_std``, ``kid_std[mnist-classifier]``):
+    never marked best."""
+    return metric.split("[", 1)[0].endswith("_std")
+
+
+def _provenance(runs: list[RunData]) -> str:
+    """One header line: git sha(s), torch, device and gan_bench version the runs were trained with."""
+    found: dict[str, dict[str, None]] = {"git sha": {}, "gan_bench": {}, "torch": {}, "device": {}}
+    for r in runs:
+        try:
+            env = json.loads((Path(r.path) / "env.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(env, dict):
+            continue
+        packages = env.get("packages") if isinstance(env.get("packages"), dict) else {}
+        for key, value in (("git sha", env.get("git_sha")), ("gan_bench", env.get("gan_bench")),
+                           ("torch", packages.get("torch")), ("device", env.get("device"))):
+            if value:
+                found[key][str(value)[:12] if key == "git sha" else str(value)] = None
+    parts = [f"{k} {', '.join(v)}" for k, v in found.items() if v]
+    return f'<p class="meta provenance">Trained with: {esc(" · ".join(parts))}</p>' if parts else ""
 
 
 # ---------------------------------------------------------------------------------------------- metrics
 
 
-def _section_metrics(board: pd.DataFrame, metrics: list[str], colors: dict[str, str], sink: _FigureSink) -> str:
+def _seed_values(runs: list[RunData]) -> dict[tuple[str, str, str], list[tuple[str, float]]]:
+    """(variant, dataset, metric) -> [(seed label, value)] of the runs that finished as ``done``."""
+    out: dict[tuple[str, str, str], list[tuple[str, float]]] = {}
+    for r in runs:
+        if r.status != "done" or r.variant is None or r.dataset is None:
+            continue
+        metrics = (r.summary or {}).get("metrics")
+        for k, v in (metrics.items() if isinstance(metrics, dict) else []):
+            f = to_float(v)
+            if f is not None:
+                out.setdefault((r.variant, r.dataset, str(k)), []).append((r.seed_label, f))
+    return out
+
+
+def _section_metrics(board: pd.DataFrame, metrics: list[str], colors: dict[str, str], sink: _FigureSink,
+                     runs: list[RunData] | None = None) -> str:
     if not metrics:
         return '<p class="muted">The leaderboard has no metric columns.</p>'
-    parts = ["<p class='muted'>Bars are means over seeds, error bars one standard deviation; "
-             "the axis title says which direction is better.</p><div class='grid2'>"]
+    seeds = _seed_values(runs or [])
+    parts = ["<p class='muted'>Bars are means over seeds, error bars one standard deviation (clipped to the "
+             "metric's range, e.g. no negative KL or FID), dots the seeds' own values; a metric whose values span "
+             "two decades or more is drawn on a log axis. The axis title says which direction is better.</p>"
+             "<div class='grid2'>"]
     for m in metrics:
         try:
-            fig = metric_bar_chart(board, m, colors)
+            fig = metric_bar_chart(board, m, colors, seeds)
         except Exception as err:
             parts.append(f"<div class='card'><p class='problem'>{esc(m)}: chart failed ({esc(type(err).__name__)}: {esc(err)})</p></div>")
             continue
@@ -316,7 +436,15 @@ def _render_group(variant: str, dataset: str, members: list[RunData], sink: _Fig
     out.append(f"<div class='grid2'>{''.join(figs)}</div>")
     ev = eval_curves(members, f"evaluation during training — {label}")
     if ev is not None:
+        n_evals = max((len(r.eval_rows) for r in members), default=0)
         out.append(sink.html(ev))
+        if n_evals <= 1:
+            out.append("<p class='caption'>One evaluation per seed (at the end): set <code>eval.every</code> in the "
+                       "suite file for curves against the budget.</p>")
+    diag = diagnostic_curves(members, f"diagnostics logged during training — {label}")
+    if diag is not None:
+        out.append(sink.html(diag))
+    out.append(_run_details(members))
     out.append("</article>")
     return "".join(out)
 
@@ -350,8 +478,42 @@ def _seed_table(members: list[RunData]) -> str:
     return f'<div class="scroll">{html_table(header, rows, classes, table_class="data small")}</div>'
 
 
+def _run_details(members: list[RunData]) -> str:
+    """Per run, folded: its status, resolved config.yaml and env.json, as written (escaped)."""
+    parts = []
+    for r in members:
+        blocks = []
+        for name in ("config.yaml", "env.json", "run.json"):
+            try:
+                text = (Path(r.path) / name).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = "(missing)"
+            blocks.append(f"<h4>{name}</h4><pre class='cfg'>{esc(text[:20000])}</pre>")
+        parts.append(f"<details><summary>seed {esc(r.seed_label)} — status {esc(r.status)}: config, environment"
+                     f"</summary><div class='grid2'>{''.join(blocks)}</div></details>")
+    return "".join(parts)
+
+
+COMPANION_TITLES = {"cond": "input", "mask": "mask", "target": "ground truth", "pair": "coupled image"}
+
+
+def _companions_grid(samples: Any, label: str, seed_label: str) -> str:
+    """(``label`` is escaped HTML already.) Rows of (input, mask, output, ground truth / coupled image), as image-to-image papers show them."""
+    order = [k for k in ("cond", "mask") if k in samples.companions]
+    after = [k for k in ("target", "pair") if k in samples.companions]
+    columns = [samples.companions[k] for k in order] + [samples.x] + [samples.companions[k] for k in after]
+    names = [COMPANION_TITLES[k] for k in order] + ["output"] + [COMPANION_TITLES[k] for k in after]
+    png, rows, (w, h) = rows_grid_png(columns)
+    zoom = max(1, min(3, round(360 / max(w, 1))))
+    return (f"<h4>inputs and outputs — {label} (seed {esc(seed_label)})</h4>"
+            f"<img class='grid' alt='input, output and ground truth' src='{png_data_uri(png)}' "
+            f"width='{w * zoom}' height='{h * zoom}'>"
+            f"<p class='caption'>{rows} examples; columns: {esc(' | '.join(names))}.</p>")
+
+
 def _samples_panel(members: list[RunData], label: str, sink: _FigureSink) -> str:
-    """Samples of the first seed; if its samples are missing, say so and show the next seed that has them."""
+    """Samples of every seed: the first seed's in full (if its samples are missing, say so and start with
+    the next seed that has them); the other seeds' points as legend entries, their image grids beside."""
     notes = []
     for k, run in enumerate(members):
         samples, problem = load_samples(run.path)
@@ -362,20 +524,36 @@ def _samples_panel(members: list[RunData], label: str, sink: _FigureSink) -> str
         if k > 0:
             note = f"<p class='warn'>First seed has no usable samples ({'; '.join(notes)}); showing seed {esc(run.seed_label)}.</p>"
         title = f"samples — {label} (seed {esc(run.seed_label)})"
+        rest = [(r.seed_label, load_samples(r.path)[0]) for r in members[k + 1:]]
         if samples.kind == "points":
-            fig, drawn = samples_scatter(samples.x, samples.modes, title)
+            others = [(lab, o.x) for lab, o in rest if o is not None and o.kind == "points"]
+            fig, drawn = samples_scatter(samples.x, samples.modes, title, others=others)
             modes_note = "red circles = true mode centres" if samples.modes is not None else "true mode centres not stored"
+            seeds_note = (f"; seeds {esc(', '.join(lab for lab, _ in others))}: click their legend entries"
+                          if others else "")
             return note + sink.html(fig) + (
-                f"<p class='caption'>{fmt_num(drawn)} of {fmt_num(len(samples.x))} generated points; {modes_note}.</p>"
+                f"<p class='caption'>{fmt_num(drawn)} of {fmt_num(len(samples.x))} generated points; {modes_note}"
+                f"{seeds_note}.</p>"
             )
+        if samples.companions:
+            note += _companions_grid(samples, label, run.seed_label)
         png, used, (w, h) = image_grid_png(samples.x)
         zoom = max(1, min(4, round(520 / max(w, 1))))  # small grids (MNIST) are shown enlarged, pixels kept sharp
-        return note + (
+        main = note + (
             f"<h4>{title}</h4><img class='grid' alt='sample grid' src='{png_data_uri(png)}' "
             f"width='{w * zoom}' height='{h * zoom}'>"
             f"<p class='caption'>{used} of {fmt_num(len(samples.x))} images, "
             f"{samples.x.shape[1]}×{samples.x.shape[2]}×{samples.x.shape[3]}.</p>"
         )
+        extra = []
+        for lab, o in rest:
+            if o is None or o.kind != "images":
+                continue
+            png, used, (w, h) = image_grid_png(o.x, max_images=36)
+            extra.append(f"<figure><img class='grid' alt='sample grid, seed {esc(lab)}' src='{png_data_uri(png)}' "
+                         f"width='{min(w * 2, 240)}'><figcaption class='caption'>seed {esc(lab)}: {used} images"
+                         "</figcaption></figure>")
+        return main + (f"<div class='seedgrids'>{''.join(extra)}</div>" if extra else "")
     return "<p class='problem'>No samples to show: " + "; ".join(notes) + ".</p>"
 
 
@@ -392,6 +570,27 @@ def _section_notes(notes: list[str] | None) -> str:
 _RESIZE_JS = (
     "window.addEventListener('load',function(){document.querySelectorAll('.plotly-graph-div')"
     ".forEach(function(d){try{Plotly.Plots.resize(d);}catch(e){}});});"
+)
+
+# Sortable, filterable tables (no library): click a header to sort by its cells' data-v (numbers
+# numerically, missing values last), type in the filter box to hide rows without that text.
+TABLE_JS = (
+    "document.querySelectorAll('table.sortable').forEach(function(t){var hs=t.tHead.rows[0].cells;"
+    "Array.prototype.forEach.call(hs,function(th,i){th.addEventListener('click',function(){"
+    "var dir=th.getAttribute('aria-sort')==='ascending'?-1:1;"
+    "Array.prototype.forEach.call(hs,function(h){h.removeAttribute('aria-sort');});"
+    "th.setAttribute('aria-sort',dir===1?'ascending':'descending');"
+    "var rows=Array.prototype.slice.call(t.tBodies[0].rows);"
+    "function key(r){var c=r.cells[i];if(!c)return '';var v=c.getAttribute('data-v');return v===null?c.textContent:v;}"
+    "rows.sort(function(a,b){var x=key(a),y=key(b);if(x===''&&y!=='')return 1;if(y===''&&x!=='')return -1;"
+    "var p=Number(x),q=Number(y);if(x!==''&&y!==''&&!isNaN(p)&&!isNaN(q))return (p-q)*dir;"
+    "return x.localeCompare(y)*dir;});"
+    "rows.forEach(function(r){t.tBodies[0].appendChild(r);});});});});"
+    "document.querySelectorAll('input.filter').forEach(function(inp){"
+    "var t=document.getElementById(inp.getAttribute('data-table'));if(!t)return;"
+    "inp.addEventListener('input',function(){var q=inp.value.toLowerCase();"
+    "Array.prototype.forEach.call(t.tBodies[0].rows,function(r){"
+    "r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});});"
 )
 
 _CSS = """
@@ -443,5 +642,19 @@ dl.protocols dd { margin:0 0 2px 0; color:#333; }
 ul.protocol-list li { margin:4px 0; }
 details > summary { cursor:pointer; color:var(--accent); margin:4px 0; }
 code { font-size:12px; color:#444; word-break:break-all; }
+table.sortable th { cursor:pointer; user-select:none; }
+table.sortable th[aria-sort=ascending]::after { content:" ▲"; }
+table.sortable th[aria-sort=descending]::after { content:" ▼"; }
+.lbwrap { max-height:80vh; overflow:auto; }
+table.lb th:first-child, table.lb td:first-child { position:sticky; left:0; z-index:1; background:#fff;
+  box-shadow: 1px 0 0 var(--line); }
+table.lb thead th { z-index:2; }
+table.lb thead th:first-child { z-index:3; background:#eef2f6; }
+input.filter { margin:4px 0; padding:4px 8px; min-width:260px; border:1px solid var(--line); border-radius:4px; }
+header .home { margin:0 0 6px; } header .home a { color:#9fd0ff; }
+.provenance { font-size:12px; }
+.proto { color:var(--muted); font-size:11px; }
+.seedgrids { display:flex; flex-wrap:wrap; gap:8px; } .seedgrids figure { margin:0; }
+pre.cfg { max-height:320px; overflow:auto; background:#f7f8fa; border:1px solid var(--line); padding:6px; font-size:11px; }
 footer { color:var(--muted); text-align:center; padding:20px; font-size:12px; }
 """

@@ -19,7 +19,7 @@ def runs_frame(summaries: Iterable[dict[str, Any]]) -> pd.DataFrame:
     for s in summaries:
         consumed = s.get("consumed", {})
         rows.append({
-            "variant": s["variant"], "dataset": s["dataset"], "arch": s.get("arch", ""), "budget": s.get("budget", ""),
+            "variant": s.get("entry") or s["variant"], "dataset": s["dataset"], "arch": s.get("arch", ""), "budget": s.get("budget", ""),
             "seed": s.get("seed"), "status": s.get("status", "unknown"), "protocol": s.get("protocol", ""),
             "steps": consumed.get("steps"), "images": consumed.get("images"), "seconds": consumed.get("seconds"),
             "wall_seconds": s.get("wall_seconds"),

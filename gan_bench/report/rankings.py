@@ -110,7 +110,7 @@ def _pairs(theirs: pd.DataFrame, ours: pd.DataFrame, our_variants: list[str], va
         value = pd.to_numeric(ref_row.get(value_col), errors="coerce")
         if is_missing(value):
             continue
-        for variant in map_model(ref_row.get("model"), our_variants):
+        for variant in map_model(ref_row.get("model"), our_variants, ref_row.get("ours")):
             if variant in used:
                 continue
             match = ours[ours["variant"].astype(str) == variant]

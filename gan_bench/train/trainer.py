@@ -13,7 +13,9 @@ Run directory::
     .lock              held by the one process writing the folder
     metrics.jsonl      {"kind": "train"|"eval", "step", "images_seen", "seconds", ...} per row
     checkpoints/       latest.pt (periodic, always finite) and final.pt
-    samples/           final.npz (x: float32 points or uint8 NHWC images; modes for mixtures)
+    samples/           final.npz (x: float32 points or uint8 NHWC images; modes for mixtures;
+                       cond/target/mask/pair: the inputs, ground truths, masks or coupled images
+                       of the first images, where the variant has them)
     summary.json       variant, dataset, seed, budget, status, consumed, final metrics, protocol
 """
 
@@ -140,7 +142,8 @@ class Trainer:
     """Runs one resolved configuration in ``run_dir``, resuming from its checkpoint if present."""
 
     def __init__(self, resolved: ResolvedRun, run_dir: str | Path, progress: bool = True,
-                 on_step: Callable[[int, Variant], None] | None = None, plugins: list[str] | None = None) -> None:
+                 on_step: Callable[[int, Variant], None] | None = None, plugins: list[str] | None = None,
+                 entry: str = "") -> None:
         self.resolved = resolved
         self.cfg = resolved.cfg
         self.budget = resolved.budget
@@ -148,6 +151,7 @@ class Trainer:
         self.progress = progress
         self.plugins = list(plugins or [])  # recorded in run.json so the folder can be reopened
         self.on_step = on_step  # hook for tests and benchmarks: (steps done, the variant) after every step
+        self.entry = entry  # a suite's name for this configuration (``srgan@gan``), shown instead of the variant
 
     # ------------------------------------------------------------------ setup
 
@@ -336,6 +340,7 @@ class Trainer:
             "protocol": "; ".join(p for p in (protocol_of(dataset, cfg.eval.num_samples), variant.own_protocol()) if p),
             "wall_seconds": wall,
             "config_hash": identity.config_hash(cfg),
+            **({"entry": self.entry} if self.entry else {}),
         })
         atomic.write_text(self.run_dir / "status", status + "\n")
         log.info("%s: %s after %d steps, %d images, %.1f s", self.run_dir, status, used.steps, used.images, used.seconds)
@@ -359,6 +364,13 @@ class Trainer:
 
     def _write_samples(self, sample: Sample, dataset: ArrayDataset, name: str) -> None:
         arrays = {"x": _samples_array(sample.x, dataset.spec.kind)}
+        if dataset.spec.kind == "image":  # the conditions beside each output: report triplets
+            for name_ in ("cond", "target", "pair"):
+                value = getattr(sample, name_)
+                if value is not None and value.dim() == 4:
+                    arrays[name_] = _samples_array(value, "image")
+            if sample.mask is not None and sample.mask.dim() == 4:
+                arrays["mask"] = _samples_array(sample.mask.float() * 2 - 1, "image")  # 0/1 -> 0/255
         if sample.y is not None:
             arrays["y"] = sample.y[: len(arrays["x"])].numpy().astype(np.int64)
         if "means" in dataset.meta:

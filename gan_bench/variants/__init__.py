@@ -3,6 +3,8 @@
 from gan_bench.variants import (  # noqa: F401
     adversarial,
     age_cgan,
+    biggan,
+    completion,
     conditional,
     coupled,
     energy,
@@ -14,6 +16,8 @@ from gan_bench.variants import (  # noqa: F401
     pyramid,
     sr,
     stacked,
+    stylegan2,
+    translation,
     triple_gan,
     vae,
 )

@@ -36,6 +36,7 @@ import copy
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -259,6 +260,31 @@ class Variant:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+
+    def init_roles_from(self, run_dir: str | Path, roles: Iterable[str], option: str = "model.init_from") -> None:
+        """Start the nets of ``roles`` from the final checkpoint of another run (a warm start: SRGAN
+        from SRResNet, StackGAN's stage II on a trained stage I). ``option`` names the setting that
+        gave ``run_dir`` in the one-line errors."""
+        from gan_bench.config import ConfigError
+        from gan_bench.data.base import DataError
+        from gan_bench.train.checkpoint import FINAL, load_checkpoint
+
+        ckpt = Path(run_dir) / "checkpoints" / FINAL
+        if not ckpt.is_file():
+            raise DataError(f"{option}: missing {ckpt}; train that run to its end first")
+        state = load_checkpoint(ckpt)["nets"]
+        for role in roles:
+            prefix = f"{role}."
+            part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if not part:
+                raise ConfigError(f"{option}: {ckpt} has no net {role!r}", option)
+            try:
+                self.nets[role].load_state_dict(part)
+            except RuntimeError as exc:
+                raise ConfigError(f"{option}: {ckpt} does not fit net {role!r} ({str(exc).splitlines()[0]})",
+                                  option) from None
+            if f"{role}_ema" in self.nets:  # the average starts where the net does
+                self.nets[f"{role}_ema"].load_state_dict(self.nets[role].state_dict())
 
     def latent(self, n: int) -> torch.Tensor:
         """``n`` latent codes z ~ N(0, I) from the variant's resumable noise generator."""

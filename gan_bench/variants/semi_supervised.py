@@ -11,11 +11,13 @@ run's resumable noise generator, and takes its unlabelled batches from the train
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import nn
 
 from gan_bench.config import ConfigError
 from gan_bench.data.base import ArrayDataset, load_dataset
@@ -95,18 +97,37 @@ def test_error(classify: Callable[[torch.Tensor], torch.Tensor], data: ArrayData
     return 100.0 * wrong / len(data)
 
 
-def classifier_scores(variant: Any, role: str) -> dict[str, float]:
-    """``test_error`` of ``variant.nets[role]`` (a K-class classifier, in eval mode for the pass)
-    on the whole test split: what a semi-supervised variant's :meth:`own_metrics` reports."""
+def classifier_scores(variant: Any, role: str, net: nn.Module | None = None) -> dict[str, float]:
+    """``test_error`` of ``variant.nets[role]`` (or of ``net``, a stand-in for it; a K-class
+    classifier, in eval mode for the pass) on the whole test split: what a semi-supervised
+    variant's :meth:`own_metrics` reports."""
     cfg = variant.cfg
     data = test_split(cfg.dataset, cfg.data_root or None, cfg.data, variant.device)
-    net = variant.nets[role]
+    net = variant.nets[role] if net is None else net
     was_training = net.training
     net.eval()
     try:
         return {"test_error": test_error(net, data)}
     finally:
         net.train(was_training)
+
+
+@torch.no_grad()
+def recompute_batch_norm(net: nn.Module, x: torch.Tensor, batch_size: int = 500) -> nn.Module:
+    """A copy of ``net`` whose batch-norm statistics are those of the images ``x`` (dropout and
+    noise off), as for weights averaged over training (Izmailov et al. 2018's ``bn_update``): the
+    running statistics of a moving net do not fit its averaged weights."""
+    net = copy.deepcopy(net)
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    net.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches below
+        m.train()
+    for start in range(0, len(x), batch_size):
+        net(x[start:start + batch_size])
+    net.eval()
+    return net
 
 
 def classifier_protocol(variant: Any, role: str) -> str:

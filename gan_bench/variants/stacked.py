@@ -15,7 +15,8 @@ per training image in the loaded order). Each step (section 3, eqs. 3 and 5; ``m
 
 ``stage = joint`` (the default) takes both stages every step, stage II on stage I's detached output;
 ``1`` trains stage I alone (samples are its images upsampled); ``2`` trains only stage II on a frozen
-stage I (meaningful when the stage I weights come from a stage-1 run).
+stage I, started from a stage-1 run's G1 and D1 (``model.init_from``; in a suite, ``"@<entry>"``), the
+paper's two-phase schedule.
 
 lambda = 1 as the paper's section 4 states; the KL is averaged over c's dimensions, as the authors'
 code does. c has ``c_dim`` = 128 entries (the paper's N_g) and the noise 100 (N_z): a sample's z is
@@ -83,6 +84,7 @@ class StackGANOptions:
     res_blocks: int = field(default=2, metadata=Range(0, 64))  # stage II residual blocks (the paper: 4 at 256 px)
     width: int = field(default=0, metadata=Range(0, 4096))  # 0 = the run's net.width (64 when it has none)
     embeddings: str = ""  # a user's npz of per-image embeddings (key "embeddings"); "" = one-hot class labels
+    init_from: str = ""  # a run (stage 1 or joint) whose G1 and D1 start this one: stage 2 on a trained stage I
 
 
 @VARIANTS.register("stackgan", description="StackGAN: stage I at half resolution, stage II refinement, conditioning "
@@ -124,6 +126,11 @@ class StackGAN(Variant):
         self.add_net("D1", MatchingDiscriminator(channels, side // 2, embed_dim, width))
         self.add_net("G2", StageTwoGenerator(channels, embed_dim, o.c_dim, width, o.res_blocks))
         self.add_net("D2", MatchingDiscriminator(channels, side, embed_dim, width))
+        if o.init_from:
+            self.init_roles_from(o.init_from, ("G1", "D1"))
+        elif self.stage == "2":
+            raise ConfigError("stackgan model.stage=2 trains stage II on a frozen stage I: give model.init_from, a "
+                              "finished stage-1 (or joint) run", "model.init_from")
         for role in ("G1", "G2"):
             self.add_optimizer(role, self.nets[role].parameters(), self.cfg.optim.g_lr)
         for role in ("D1", "D2"):
@@ -171,16 +178,9 @@ class StackGAN(Variant):
                 f"{D.lower()}/fake": fake_out.detach().mean(), f"{D.lower()}/wrong": wrong_out.detach().mean()}
 
     def step(self, batches: list[Batch]) -> dict[str, torch.Tensor | float]:
-        batch, index = batches[0], None
-        if self.embeddings is not None:
-            # Batches carry no dataset index, so with per-image embeddings the variant draws its
-            # own batch of the same size from the training data with the resumable noise.
-            assert self.ctx.data is not None
-            index = torch.randint(len(self.ctx.data), (batch["x"].shape[0],), generator=self.ctx.noise,
-                                  device=self.device)
-            batch = self.ctx.data.batch(index)
+        batch = batches[0]
         real, y = batch["x"], batch.get("y")
-        phi = self.phi(y, index)
+        phi = self.phi(y, batch.get("index"))  # per-image embeddings are looked up by the batch's rows
         wrong = self.mismatched(y, phi)
         eps0, eps1, z = self.split_latent(self.latent(real.shape[0]))
         stage, out = self.stage, {}

@@ -237,3 +237,23 @@ def test_esrgan_cli_smoke(tmp_path: Path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["arch"] == "rrdb"
     assert 5 < summary["metrics"]["set5_psnr[y-crop4]"] < 40 and "esrgan stage=gan" in summary["protocol"]
+
+
+def test_sr_suite_runs_each_gan_stage_from_its_psnr_run():
+    """baselines/sr.yaml: four entries; each gan stage names its psnr run's folder in init_from and
+    builds the same G (so the checkpoint loads), and both psnr rows share one budget and data."""
+    from gan_bench.suite import load_suite, plan
+
+    path = Path(__file__).resolve().parents[2] / "baselines" / "sr.yaml"
+    suite = load_suite(path)
+    assert suite.label and "CPU pass" in suite.label and "content=mse" in suite.label
+    runs = {r.entry: r for r in plan(suite, path, Path("/nonexistent/out"))}
+    assert set(runs) == {"srgan", "srgan@gan", "esrgan", "esrgan@gan"}
+    for name in ("srgan", "esrgan"):
+        psnr, gan = runs[name].resolved.cfg, runs[f"{name}@gan"].resolved.cfg
+        assert psnr.model["stage"] == "psnr" and gan.model["stage"] == "gan"
+        assert Path(gan.model["init_from"]) == runs[name].run_dir and runs[f"{name}@gan"].needs == [runs[name].run_dir]
+        g_keys = ("width", "blocks", "growth", "batch_norm", "res_scale")
+        assert {k: v for k, v in psnr.net.items() if k in g_keys} == {k: v for k, v in gan.net.items() if k in g_keys}
+    assert runs["srgan"].resolved.cfg.budget == runs["esrgan"].resolved.cfg.budget
+    assert runs["srgan"].resolved.cfg.data == runs["esrgan"].resolved.cfg.data

@@ -118,9 +118,22 @@ def test_lapgan_levels_and_roles(datasets):
 
 
 @pytest.mark.parametrize("stage", ["1", "2"])
-def test_stackgan_single_stage_trains_only_its_nets(stage: str, datasets):
+def test_stackgan_single_stage_trains_only_its_nets(stage: str, datasets, tmp_path: Path):
+    from gan_bench.train.checkpoint import FINAL, save_checkpoint
+
     data = datasets["cifar10"]
-    variant = build("stackgan", data, f"model.stage={stage}")
+    extra = []
+    if stage == "2":  # stage II starts from a finished stage-I run's G1 and D1
+        with pytest.raises(ConfigError, match="model.init_from"):
+            build("stackgan", data, "model.stage=2")
+        first = build("stackgan", data, "model.stage=1")
+        first.step([data.batch(torch.arange(BATCH))])
+        save_checkpoint(tmp_path / "checkpoints" / FINAL, {"nets": first.nets.state_dict()})
+        extra = [f"model.init_from={tmp_path}"]
+    variant = build("stackgan", data, f"model.stage={stage}", *extra)
+    if stage == "2":
+        for key, value in first.nets["G1"].state_dict().items():
+            assert torch.equal(variant.nets["G1"].state_dict()[key], value), key
     before = {k: p.detach().clone() for k, p in variant.nets.named_parameters()}
     variant.step([data.batch(torch.arange(BATCH))])
     moved = {k.split(".")[0] for k, p in variant.nets.named_parameters() if not torch.equal(before[k], p.detach())}
@@ -139,6 +152,10 @@ def test_stackgan_reads_a_users_embedding_file(tmp_path: Path, datasets):
     np.savez(path, embeddings=np.random.default_rng(0).normal(size=(NUM, 5)).astype(np.float32))
     variant = build("stackgan", data, f"model.embeddings={path}")
     one_step(variant, data)
+    # the condition of each real image is its own row's embedding (the batch carries its rows)
+    rows = torch.tensor([5, 3, 60])
+    batch = data.batch(rows)
+    assert torch.equal(variant.phi(batch.get("y"), batch["index"]), variant.embeddings[rows])
     sample = Sample.cat(variant.sample(6, seed=0))
     assert sample.x.shape == (6, 3, 32, 32) and torch.equal(sample.y, data.y[:6].long())
 
