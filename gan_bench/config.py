@@ -120,6 +120,7 @@ class RunConfig:
     sample_every: int = field(default=0, metadata=Range(0, None))
     amp: bool = False  # bfloat16 autocast around each step (GPUs, and CPUs with AVX512-BF16/AMX; no loss scaling)
     channels_last: bool = False  # NHWC memory layout for image nets and batches (faster convs on GPUs)
+    compile: bool = False  # torch.compile every net (after one eager step); eager where a net cannot compile
     optim: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     ema: EMAConfig = field(default_factory=EMAConfig)

@@ -7,12 +7,16 @@ constraint is a projection applied after the optimiser step, not a loss term.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
+# shape, like-tensor, generator -> U[0,1) draws; see :func:`drawn_by`
+Draw = Callable[[tuple[int, ...], torch.Tensor, torch.Generator], torch.Tensor]
+_DRAWN_BY: dict[int, Draw] = {}  # id(generator) -> the draw that replaces it
 
 
 def _grad_norm(critic: Critic, points: torch.Tensor) -> torch.Tensor:
@@ -22,10 +26,28 @@ def _grad_norm(critic: Critic, points: torch.Tensor) -> torch.Tensor:
     return grad.flatten(1).norm(2, dim=1)
 
 
-def _rand(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """U[0,1) draws from ``generator`` (on its own device, so runs resume exactly) shaped ``shape``."""
+def uniform(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """U[0,1) draws from ``generator`` (on its own device, so runs resume exactly) shaped ``shape``,
+    as ``like``'s device and dtype."""
     device = generator.device if generator is not None else like.device
     return torch.rand(shape, generator=generator, device=device).to(like.device, like.dtype)
+
+
+@contextlib.contextmanager
+def drawn_by(generator: torch.Generator, draw: Draw) -> Iterator[None]:
+    """While active, the penalties' draws from ``generator`` come from ``draw`` instead: how runs
+    stacked into one model (each its rows from its own generator) and data-parallel ranks (each its
+    slice of the global draw) keep the draws of their single-process runs."""
+    _DRAWN_BY[id(generator)] = draw
+    try:
+        yield
+    finally:
+        _DRAWN_BY.pop(id(generator), None)
+
+
+def _rand(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    draw = _DRAWN_BY.get(id(generator)) if generator is not None else None
+    return draw(shape, like, generator) if draw is not None else uniform(shape, like, generator)
 
 
 def _mix(a: torch.Tensor, b: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -37,12 +37,8 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
-import os
 import re
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +48,7 @@ from tqdm import tqdm
 from gan_bench import atomic
 from gan_bench.budget import Budget
 from gan_bench.config import ConfigError, Range, from_mapping, load_yaml
+from gan_bench.executors import Executor, LocalExecutor
 from gan_bench.plugins import load_plugins
 from gan_bench.report.claims import Claim, check_claim
 from gan_bench.report.leaderboard import aggregate, read_references, runs_frame, write_csv
@@ -259,29 +256,6 @@ def plan(suite: SuiteConfig, suite_path: Path, out: Path, scale: float = 1.0,
                                        suite.seeds.index(r.resolved.cfg.seed)))
 
 
-def _die_with_parent() -> None:
-    """Linux: the worker gets SIGTERM when the suite process dies, even by SIGKILL, so no orphan
-    keeps training (and holding run folders' locks) after its suite is gone."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    parent = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the suite died before the call
-        os._exit(1)
-
-
-def _init_worker(threads: int, plugins: list[str]) -> None:
-    import torch
-
-    _die_with_parent()
-    torch.set_num_threads(threads)
-    logging.getLogger("gan_bench").setLevel(logging.WARNING)
-    load_plugins(plugins)  # a spawned worker starts with the built-ins only
-
-
 def _run_one(run: PlannedRun) -> tuple[str, str]:
     missing = [p.name for p in run.needs if not _finished(read_status(p))]
     if missing:
@@ -292,6 +266,36 @@ def _run_one(run: PlannedRun) -> tuple[str, str]:
         return run.name, result.status
     except Exception as exc:  # a failed run must not stop the suite; its status file says why
         return run.name, f"failed: {type(exc).__name__}: {exc}"
+
+
+def _groups(todo: list[PlannedRun], runs: list[PlannedRun], vectorize: str) -> list[list[PlannedRun]]:
+    """The runs to train together: with ``vectorize="auto"``, the runs of one entry that differ
+    only in seed and data and can be stacked (:func:`gan_bench.train.vectorized.why_not`); every
+    other run alone."""
+    from gan_bench.train.vectorized import group_key, why_not
+
+    groups: dict[tuple[str, ...], list[PlannedRun]] = {}
+    for r in todo:
+        alone = vectorize == "off" or r.needs or _depth(r, runs) or why_not(r.resolved) is not None
+        key = ("alone", r.name) if alone else ("group", r.entry, group_key(r.resolved), *r.plugins)
+        groups.setdefault(key, []).append(r)
+    return list(groups.values())
+
+
+def _run_group(group: list[PlannedRun]) -> list[tuple[str, str]]:
+    """Train a group as one stacked model (one run: as :func:`_run_one`); (name, status) per run."""
+    if len(group) == 1:
+        return [_run_one(group[0])]
+    from gan_bench.train.vectorized import GroupRun, train_group
+
+    try:
+        results = train_group([GroupRun(r.resolved, r.run_dir, r.plugins, r.entry if r.entry != r.resolved.cfg.variant
+                                        else "") for r in group])
+        return [(r.name, res.status) for r, res in zip(group, results)]
+    except Exception as exc:  # each run then reports (or reuses) its own outcome
+        log.warning("vectorized group of %d runs failed (%s: %s); running them one by one", len(group),
+                    type(exc).__name__, exc)
+        return [_run_one(r) for r in group]
 
 
 def resolve_references(names: list[str], suite_path: Path) -> list[Path]:
@@ -312,12 +316,15 @@ def resolve_references(names: list[str], suite_path: Path) -> list[Path]:
 
 def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: float = 1.0,
               overrides: tuple[str, ...] = (), progress: bool = True, publish: str | Path | None = None,
-              variants: tuple[str, ...] = (), plugins: tuple[str, ...] = (), seeds: tuple[int, ...] = ()) -> SuiteResult:
+              variants: tuple[str, ...] = (), plugins: tuple[str, ...] = (), seeds: tuple[int, ...] = (),
+              vectorize: str = "off", executor: Executor | None = None) -> SuiteResult:
     """Run (or continue) a suite and write ``out/leaderboard.csv`` and ``out/index.html``.
 
     ``variants`` and ``seeds`` restrict the run to some of the suite's entries and seeds (a
-    deviation the report states). With ``publish`` (a folder, usually the repo root) the leaderboard is copied to
-    ``publish/leaderboards/NAME.csv`` and the report to ``publish/reports/NAME/index.html``."""
+    deviation the report states). ``vectorize="auto"`` trains the runs that differ only in seed and
+    data as one stacked model each (:mod:`gan_bench.train.vectorized`), ``"off"`` one by one. With ``publish`` (a folder, usually the repo root) the leaderboard is copied to
+    ``publish/leaderboards/NAME.csv`` and the report to ``publish/reports/NAME/index.html``.
+    ``executor`` (:mod:`gan_bench.executors`) runs the jobs; default: ``LocalExecutor(jobs)``."""
     started = time.perf_counter()
     suite_path, out = Path(suite_path), Path(out)
     suite = load_suite(suite_path)
@@ -340,7 +347,7 @@ def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: flo
     runs = plan(suite, suite_path, out, scale, overrides, plugins)
     with FolderLock(out, f"suite {suite.name}"):
         return _run_planned(suite, suite_path, out, runs, references, jobs, scale, overrides, progress, publish,
-                            variants, started, seeds)
+                            variants, started, seeds, vectorize, executor or LocalExecutor(jobs))
 
 
 def _finished(status: str | None) -> bool:
@@ -355,38 +362,30 @@ def _depth(run: PlannedRun, runs: list[PlannedRun]) -> int:
 
 def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[PlannedRun], references: list[Path],
                  jobs: int, scale: float, overrides: tuple[str, ...], progress: bool, publish: str | Path | None,
-                 variants: tuple[str, ...], started: float, seeds: tuple[int, ...] = ()) -> SuiteResult:
+                 variants: tuple[str, ...], started: float, seeds: tuple[int, ...] = (),
+                 vectorize: str = "off", executor: Executor | None = None) -> SuiteResult:
+    executor = executor or LocalExecutor(jobs)
     todo = [r for r in runs if not _finished(read_status(r.run_dir))]
     skipped = len(runs) - len(todo)
     resumed = sum(1 for r in todo if (r.run_dir / "checkpoints").exists())
     planned_dirs = {r.run_dir.name for r in runs}
     stale = sorted(p.name for p in (out / "runs").glob("*__*") if p.is_dir() and p.name not in planned_dirs) \
         if (out / "runs").is_dir() else []
-    log.info("suite %s: %d runs: %d reused (finished with exactly this config), %d resumed, %d new; %d job(s)",
-             suite.name, len(runs), skipped, resumed, len(todo) - resumed, jobs)
+    log.info("suite %s: %d runs: %d reused (finished with exactly this config), %d resumed, %d new; executor %s",
+             suite.name, len(runs), skipped, resumed, len(todo) - resumed, executor.description)
     if stale:
         log.info("suite %s: %d run folders of other configurations in %s are left untouched and not reported",
                  suite.name, len(stale), out / "runs")
 
     statuses: dict[str, str] = {}
     bar = tqdm(total=len(runs), initial=skipped, desc=f"suite {suite.name}", unit="run", disable=not progress)
-    if jobs <= 1 or len(todo) <= 1:
-        for r in sorted(todo, key=lambda r: _depth(r, runs)):  # a run after the runs it starts from
-            name, status = _run_one(r)
+    groups = _groups(todo, runs, vectorize)  # a group (one job) trains as one stacked model
+    depths = sorted({_depth(g[0], runs) for g in groups})  # waves: runs that start from others wait
+    waves = [[g for g in groups if _depth(g[0], runs) == depth] for depth in depths]
+    with executor:
+        for name, status in executor.run(waves, _run_group):
             statuses[name] = status
             bar.update(1)
-    else:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
-        plugin_files = runs[0].plugins if runs else []
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(threads, plugin_files)) as pool:
-            for depth in sorted({_depth(r, runs) for r in todo}):  # waves: runs that start from others wait
-                futures = [pool.submit(_run_one, r) for r in todo if _depth(r, runs) == depth]
-                for fut in as_completed(futures):
-                    name, status = fut.result()
-                    statuses[name] = status
-                    bar.update(1)
     bar.close()
     failed = [n for n, s in statuses.items() if not _finished(s)]
     diverged = [r.name for r in runs if (read_status(r.run_dir) or "").startswith("diverged")]
@@ -415,7 +414,7 @@ def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[Pla
               + "".join(f"; {e}: {scaled_budget(str(b), scale)}" for e, b in suite.budgets.items() if e in suite.variants)
               + f", {len(suite.seeds)} seed{'' if len(suite.seeds) == 1 else 's'}"]
     banner += ([suite.label] if suite.label else []) + deviations
-    suite_wall = _suite_wall_time(out, wall, ran=bool(todo))
+    suite_wall = recorded_wall_time(out / "suite_time.json", wall, ran=bool(todo))
     report = _write_report(suite, board, [r.run_dir for r in runs], references, out / "index.html",
                            suite_wall, deviations, banner)
     # what the folder holds, so `gan-bench report` / `leaderboard` can rebuild its page and tables later
@@ -430,9 +429,9 @@ def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[Pla
                        resumed=resumed, diverged=len(diverged), stale=len(stale))
 
 
-def _suite_wall_time(out: Path, wall: float, ran: bool) -> float:
-    """The wall time of the invocation that last ran training; a rebuild of the tables keeps it."""
-    path = out / "suite_time.json"
+def recorded_wall_time(path: Path, wall: float, ran: bool) -> float:
+    """The wall time of the invocation that last ran training, kept in ``path``; a rerun that only
+    reuses finished runs (a rebuild of the tables) reports that one, not its own few seconds."""
     if ran or not path.exists():
         atomic.write_json(path, {"wall_seconds": wall})
         return wall

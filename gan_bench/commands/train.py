@@ -29,6 +29,9 @@ examples:
   gan-bench train --variant dcgan --dataset mnist --budget 300s --device cuda --out runs/dcgan
   gan-bench train --variant dcgan --dataset mnist --budget 3000steps --out runs/bf16 amp=true channels_last=true
     (amp: bfloat16 autocast, on GPUs and on CPUs with AVX512-BF16/AMX)
+  gan-bench train --variant dcgan --dataset mnist --budget 3000steps --out runs/compiled compile=true
+    (torch.compile of every net after one eager step; eager, with a warning, where a net cannot compile.
+    summary.json's "speed" holds images/s, counted FLOPs per step and MFU against the device's peak)
   gan-bench train --plugin my_gan.py --variant my-gan --dataset mnist --budget 2000steps --out runs/mine
   gan-bench train --variant dcgan --dataset mnist --budget 5000steps --out runs/ema ema.decay=0.999 \
       lr_schedule.name=linear lr_schedule.start=0.5   (EMA generator for sampling; LR decay over the second half)"""

@@ -6,8 +6,10 @@
 
 Preprocessing follows Lucic et al. 2018 (compare_gan): a centred 160x160 crop resized to 64x64.
 Decoded arrays are cached like UTKFace's (the first load of the 162,770 training faces takes
-minutes). CelebA is not in ``../shared/data``; ``download=true`` fetches the official files from
-Google Drive (needs the ``gdown`` package) and checks their md5.
+minutes). All of CelebA at 64 px is 2.5 GB of uint8; larger sizes, or a small GPU, stream it
+(``data.stream``, :mod:`gan_bench.data.streaming`): the JPEGs are decoded per batch by
+``data.workers`` processes instead. CelebA is not in ``../shared/data``; ``download=true``
+fetches the official files from Google Drive (needs the ``gdown`` package) and checks their md5.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import numpy as np
 import torch
 
 from gan_bench.config import Range
-from gan_bench.data.base import ArrayDataset, DataError
+from gan_bench.data.base import ArrayDataset, DataError, DataSpec
 from gan_bench.data.download import cached_arrays, extract_archive, verify_file
 from gan_bench.data.idx import check_split
 from gan_bench.data.images import decode_images, image_dataset, nhwc_to_nchw, subset_indices
+from gan_bench.data.streaming import ImageFiles, check_stream_option, stream_images, stream_reason
 from gan_bench.registry import DATASETS
 
 SPLITS = ("train", "valid", "test", "all")
@@ -49,6 +52,12 @@ class CelebAOptions:
     verify: bool = True  # md5 of the two text files
     cache: bool = True
     download: bool = False
+    stream: bool | str = "auto"  # read batches from disk: auto (when over max_memory_gb), true, false
+    max_memory_gb: float = field(default=4.0, metadata=Range(0.0, None))  # data.stream=auto's limit
+    workers: int = field(default=2, metadata=Range(0, 64))  # streaming: decoding processes (0 = in-process)
+
+    def __post_init__(self) -> None:
+        check_stream_option(self.stream)
 
 
 def _download(base: Path) -> None:
@@ -136,6 +145,14 @@ def load_celeba(root: Path, split: str, opts: CelebAOptions | None = None) -> Ar
         y, num_classes = torch.from_numpy((values > 0).astype(np.int64)), 2
         meta["classes"] = [f"not {opts.label_attr}", opts.label_attr]
     paths = [folder / n for n in names]
+    if keep is not None:
+        meta["index"] = torch.from_numpy(keep)
+    size = opts.image_size
+    reason = stream_reason(opts.stream, len(paths), (3, size, size), opts.max_memory_gb)
+    if reason:
+        spec = DataSpec(shape=(3, size, size), kind="image", num_classes=num_classes)
+        source = ImageFiles(paths, size, opts.crop, False, (size, size, 3))
+        return stream_images("celeba", source, spec, y, meta, opts.workers, reason)
     key = {
         "version": _CACHE_VERSION,
         "folder": str(folder.resolve()),
@@ -145,6 +162,4 @@ def load_celeba(root: Path, split: str, opts: CelebAOptions | None = None) -> Ar
         "crop": opts.crop,
     }
     x = cached_arrays("celeba", key, lambda: {"x": decode_images(paths, opts.image_size, opts.crop)}, opts.cache)["x"]
-    if keep is not None:
-        meta["index"] = torch.from_numpy(keep)
     return image_dataset("celeba", nhwc_to_nchw(x), y, num_classes, meta)

@@ -395,7 +395,7 @@ def _dataset_input(spec: str, name: str, split: str, num: int | None, data_root:
     ds = load_dataset(name, split, data_root)
     if ds.spec.kind != "image" or ds.x.dtype != torch.uint8:
         raise MetricsInputError(f"{spec} is not an image dataset (kind {ds.spec.kind}, dtype {ds.x.dtype})")
-    x = _take(ds.x.cpu(), num, spec)
+    x = _take(ds.x[:num].cpu(), num, spec)  # a streamed dataset reads only these rows
     y = None if ds.y is None else ds.y.cpu()[: x.shape[0]]
     k = ds.spec.num_classes or None
     return ArrayInput(spec, "dataset", x, {"dataset": name, "split": split}, y=y, num_classes=k if y is not None else None)

@@ -45,6 +45,7 @@ from gan_bench.report._format import (
 from gan_bench.report._references import render_references
 from gan_bench.report._runs import RunData, group_runs, load_run, load_samples
 from gan_bench.report.rankings import compare_rankings, render_rankings
+from gan_bench.report.speed import section_speed
 
 __all__ = ["write_report", "build_report_html", "metric_names"]
 
@@ -143,12 +144,25 @@ def build_report_html(
         ("published", "Published results", _guard(lambda: render_references(references or [], board))),
         ("rankings", "Rankings: ours vs published", _guard(lambda: _section_rankings(references or [], board))),
         ("runs", "Samples and training curves", _guard(lambda: _section_runs(groups, orphans, sink))),
+        ("speed", "Training speed", _guard(lambda: section_speed(loaded))),
         ("notes", "Notes", _guard(lambda: _section_notes(notes))),
     ]
+    meta = (f"total wall time {esc(fmt_duration(wall_seconds))} · {len(board)} leaderboard rows · "
+            f"{len(loaded)} runs ({esc(_status_counts(loaded))})")
+    return page_html(title, sections, meta, banner or [], plotly_src, home, header_extra=_provenance(loaded),
+                     footer="Self-contained report: no network access needed. Plots are interactive (hover, zoom, "
+                            "click legend entries to hide traces).")
+
+
+def page_html(title: str, sections: list[tuple[str, str, str]], meta: str, banner: list[str],
+              plotly_src: str | None = None, home: str | None = None, header_extra: str = "",
+              footer: str = "Self-contained report: no network access needed.") -> str:
+    """A report page: header (title, generation time, ``meta`` (HTML), warning ``banner`` lines,
+    ``header_extra`` HTML), a table of contents and one section per (id, heading HTML, content
+    HTML); plotly inlined, or loaded from ``plotly_src`` (the site's shared copy)."""
     toc = "".join(f'<li><a href="#{sid}">{name}</a></li>' for sid, name, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{name}</h2>{content}</section>' for sid, name, content in sections)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    run_counts = _status_counts(loaded)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -158,13 +172,11 @@ def build_report_html(
         + "</head><body><header>"
         + (f'<p class="home"><a href="{esc(home)}">&larr; all suites</a></p>' if home else "")
         + f'<h1>{esc(title)}</h1><p class="meta">Generated {esc(generated)} · gan_bench '
-        f"{esc(gan_bench.__version__)} · total wall time {esc(fmt_duration(wall_seconds))} · "
-        f"{len(board)} leaderboard rows · {len(loaded)} runs ({esc(run_counts)})</p>"
-        + "".join(f'<p class="warn banner">{esc(line)}</p>' for line in banner or [])
-        + _provenance(loaded)
+        f"{esc(gan_bench.__version__)} · {meta}</p>"
+        + "".join(f'<p class="warn banner">{esc(line)}</p>' for line in banner)
+        + header_extra
         + f'<nav><ul>{toc}</ul></nav></header><main>{body}</main>'
-        "<footer>Self-contained report: no network access needed. Plots are interactive (hover, zoom, "
-        "click legend entries to hide traces).</footer>"
+        f"<footer>{esc(footer)}</footer>"
         f"<script>{_RESIZE_JS}{TABLE_JS}</script></body></html>\n"
     )
 

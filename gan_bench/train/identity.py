@@ -25,11 +25,20 @@ IDENTITY_FILE = "run.json"
 # Settings that never change what a run computes.
 OPERATIONAL = frozenset({"device", "data_root", "log_every", "checkpoint_every", "sample_every"})
 # Settings that may change between an interrupted run and its continuation.
-RESUMABLE = OPERATIONAL | {"budget", "amp", "channels_last"}
+RESUMABLE = OPERATIONAL | {"budget", "amp", "channels_last", "compile"}
+# Settings added after runs were published: left out of both hashes at their default, so folders
+# written before they existed keep their names and stay reusable.
+NEUTRAL_AT_DEFAULT = {"compile": False}
+# Data options that change how batches are read, never which: a streamed run and an in-memory run
+# of the same config are the same run (gan_bench.data.streaming).
+DATA_READING = frozenset({"stream", "workers", "max_memory_gb"})
 
 
 def _hash(cfg: dict[str, Any], leave_out: frozenset[str]) -> str:
-    kept = {k: v for k, v in cfg.items() if k not in leave_out}
+    kept = {k: v for k, v in cfg.items()
+            if k not in leave_out and not (k in NEUTRAL_AT_DEFAULT and v == NEUTRAL_AT_DEFAULT[k])}
+    if isinstance(kept.get("data"), dict):
+        kept["data"] = {k: v for k, v in kept["data"].items() if k not in DATA_READING}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -99,6 +108,7 @@ def check_same_run(run_dir: str | Path, cfg: RunConfig) -> dict[str, Any] | None
                       "use another --out", key)
 
 
-def write_identity(run_dir: str | Path, cfg: RunConfig, plugins: list[str] | None = None) -> None:
-    """Record ``cfg``'s identity in the folder."""
-    atomic.write_json(Path(run_dir) / IDENTITY_FILE, identity(cfg, plugins))
+def write_identity(run_dir: str | Path, cfg: RunConfig, plugins: list[str] | None = None,
+                   extra: dict[str, Any] | None = None) -> None:
+    """Record ``cfg``'s identity in the folder (with ``extra`` keys: how it was trained)."""
+    atomic.write_json(Path(run_dir) / IDENTITY_FILE, {**identity(cfg, plugins), **(extra or {})})

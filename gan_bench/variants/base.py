@@ -62,6 +62,9 @@ class BuildContext:
     device: torch.device
     noise: torch.Generator  # all training randomness of the variant comes from here (resumable)
     data: ArrayDataset | None = None  # the training data (a labelled subset, a pyramid's levels, ...)
+    # Data-parallel ranks (gan_bench.train.distributed): each draws the global batch's noise, keeps its rows.
+    world_size: int = 1
+    rank: int = 0
 
 
 Batch = dict[str, torch.Tensor]
@@ -287,12 +290,20 @@ class Variant:
                 self.nets[f"{role}_ema"].load_state_dict(self.nets[role].state_dict())
 
     def latent(self, n: int) -> torch.Tensor:
-        """``n`` latent codes z ~ N(0, I) from the variant's resumable noise generator."""
-        return torch.randn(n, self.z_dim, generator=self.ctx.noise, device=self.device)
+        """``n`` latent codes z ~ N(0, I) from the variant's resumable noise generator.
+
+        Under data parallelism every rank draws the ``n * world_size`` codes of the global batch
+        and keeps its own ``n``: the ranks' codes together are one process's."""
+        w = self.ctx.world_size
+        z = torch.randn(n * w, self.z_dim, generator=self.ctx.noise, device=self.device)
+        return z if w == 1 else z[self.ctx.rank * n : (self.ctx.rank + 1) * n]
 
     def uniform(self, n: int) -> torch.Tensor:
-        """``n`` uniform [0, 1) draws from the resumable noise generator (for penalties)."""
-        return torch.rand(n, generator=self.ctx.noise, device=self.device)
+        """``n`` uniform [0, 1) draws from the resumable noise generator (for penalties); sliced
+        per rank like :meth:`latent`."""
+        w = self.ctx.world_size
+        u = torch.rand(n * w, generator=self.ctx.noise, device=self.device)
+        return u if w == 1 else u[self.ctx.rank * n : (self.ctx.rank + 1) * n]
 
     def requires_grad(self, module: nn.Module, flag: bool) -> None:
         """Freeze or unfreeze ``module`` (saves the critic's gradients in generator steps)."""
