@@ -68,7 +68,16 @@ import numpy as np
 from gan_bench import atomic
 from gan_bench.config import ConfigError, parse_override
 from gan_bench.report._format import lower_is_better
-from gan_bench.suite import PlannedRun, SuiteConfig, load_suite, plan, recorded_wall_time, scaled_budget, variant_of
+from gan_bench.suite import (
+    PlannedRun,
+    SuiteConfig,
+    check_entries,
+    load_suite,
+    plan,
+    recorded_wall_time,
+    scaled_budget,
+    variant_of,
+)
 from gan_bench.train.lock import FolderLock
 from gan_bench.train.runs import read_summary
 from gan_bench.train.trainer import Trainer, read_status
@@ -375,10 +384,7 @@ def run_search(suite_path: str | Path, out: str | Path, trials: int, *, seed: in
     optuna = import_optuna()
     suite_path, out = Path(suite_path), Path(out)
     suite = load_suite(suite_path)
-    if variants:
-        unknown = [v for v in variants if v not in suite.variants]
-        if unknown:
-            raise ConfigError(f"--variants: {unknown[0]!r} is not in {suite_path} (it has {', '.join(suite.variants)})")
+    check_entries(suite, suite_path, variants)
     entries = [v for v in suite.variants if not variants or v in variants]
     seed = suite.seeds[0] if seed is None else seed
     searched_keys = {k for p in PAPER_SPACE for k in p.keys}

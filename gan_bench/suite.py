@@ -314,6 +314,13 @@ def resolve_references(names: list[str], suite_path: Path) -> list[Path]:
     return found
 
 
+def check_entries(suite: SuiteConfig, suite_path: Path, entries: tuple[str, ...] | list[str]) -> None:
+    """A ConfigError naming the first of ``entries`` (``--variants``) that the suite does not list."""
+    unknown = [v for v in entries if v not in suite.variants]
+    if unknown:
+        raise ConfigError(f"--variants: {unknown[0]!r} is not in {suite_path} (it has {', '.join(suite.variants)})")
+
+
 def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: float = 1.0,
               overrides: tuple[str, ...] = (), progress: bool = True, publish: str | Path | None = None,
               variants: tuple[str, ...] = (), plugins: tuple[str, ...] = (), seeds: tuple[int, ...] = (),
@@ -329,9 +336,7 @@ def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: flo
     suite_path, out = Path(suite_path), Path(out)
     suite = load_suite(suite_path)
     if variants:
-        unknown = [v for v in variants if v not in suite.variants]
-        if unknown:
-            raise ConfigError(f"--variants: {unknown[0]!r} is not in {suite_path} (it has {', '.join(suite.variants)})")
+        check_entries(suite, suite_path, variants)
         keep = set(variants)
         for entry in reversed(entry_order(suite, suite_path)):  # with the runs they start from
             if entry in keep:

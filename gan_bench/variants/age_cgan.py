@@ -67,6 +67,9 @@ class AgeCGANOptions:
     eval_faces: int = field(default=200, metadata=Range(0, None))  # faces aged per evaluation; 0 = none
     ip_steps: int = field(default=20, metadata=Range(0, 100_000))  # identity-preserving Adam steps on z
     ip_lr: float = field(default=0.05, metadata=Range(0.0, 100.0))
+    # y' for the fakes: "uniform" over the groups, or "data": the training set's group frequencies,
+    # so that D cannot call a face fake from its label alone (UTKFace's groups range from 7% to 42%)
+    fake_labels: str = field(default="uniform", metadata=Choice("uniform", "data"))
 
 
 def identity_preserving_latent(G: nn.Module, fr: FaceFeatures, x: torch.Tensor, y: torch.Tensor, z0: torch.Tensor,
@@ -118,9 +121,19 @@ class AgeCGAN(CGAN):
         self.add_optimizer("E", self.nets["E"].parameters(), self.opts.e_lr)
         self._faces: tuple[torch.Tensor, torch.Tensor] | None = None
         self._fr: tuple[FaceFeatures, str] | None = None
+        self._prior: torch.Tensor | None = None  # group frequencies, for model.fake_labels=data
+
+    def labels(self, n: int) -> torch.Tensor:
+        """y' for the fakes (``model.fake_labels``): uniform, or the training set's group frequencies."""
+        data = self.ctx.data
+        if self.opts.fake_labels == "uniform" or data is None or data.y is None:
+            return super().labels(n)
+        if self._prior is None:
+            self._prior = torch.bincount(data.y.long(), minlength=self.num_classes).float().to(self.device)
+        return torch.multinomial(self._prior, n, replacement=True, generator=self.ctx.noise)
 
     def step(self, batches: list[Batch]) -> dict[str, torch.Tensor | float]:
-        # (1) the cGAN's D and G updates, y' uniform over the age groups
+        # (1) the cGAN's D and G updates, y' from model.fake_labels
         out, (z, _, fake) = self.adversarial_step(batches)
         # (2) E descends ||z - E(G(z, y'))||^2 on the generator step's pairs, detached from G
         e_loss = losses.latent_l2(self.nets["E"](fake), z)

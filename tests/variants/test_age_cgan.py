@@ -150,3 +150,14 @@ def test_cli_smoke_run_ages_real_faces(tmp_path: Path, data_root: Path):
     assert 0.0 <= metrics["age_acc[utkface-classifier]"] <= 1.0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
     assert all(math.isfinite(r["loss/e"]) for r in rows if r["kind"] == "train")
+
+
+def test_fake_labels_follow_the_training_groups_when_asked(faces: ArrayDataset):
+    """model.fake_labels=data draws y' with the training set's group frequencies (so D cannot call a
+    face fake from its label alone); the default stays uniform."""
+    counts = torch.bincount(faces.y.long(), minlength=6).float()
+    drawn = torch.bincount(build(faces, "model.fake_labels=data").labels(60_000), minlength=6).float()
+    assert torch.allclose(drawn / drawn.sum(), counts / counts.sum(), atol=0.01)
+    uniform = torch.bincount(build(faces).labels(60_000), minlength=6).float()
+    assert torch.allclose(uniform / uniform.sum(), torch.full((6,), 1 / 6), atol=0.01)
+    assert (counts / counts.sum() - 1 / 6).abs().max() > 0.05  # the groups are unbalanced: the test can fail
