@@ -324,11 +324,12 @@ def check_entries(suite: SuiteConfig, suite_path: Path, entries: tuple[str, ...]
 def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: float = 1.0,
               overrides: tuple[str, ...] = (), progress: bool = True, publish: str | Path | None = None,
               variants: tuple[str, ...] = (), plugins: tuple[str, ...] = (), seeds: tuple[int, ...] = (),
-              vectorize: str = "off", executor: Executor | None = None) -> SuiteResult:
+              vectorize: str = "off", executor: Executor | None = None,
+              datasets: tuple[str, ...] = ()) -> SuiteResult:
     """Run (or continue) a suite and write ``out/leaderboard.csv`` and ``out/index.html``.
 
-    ``variants`` and ``seeds`` restrict the run to some of the suite's entries and seeds (a
-    deviation the report states). ``vectorize="auto"`` trains the runs that differ only in seed and
+    ``variants``, ``seeds`` and ``datasets`` restrict the run to some of the suite's entries, seeds
+    and datasets (a deviation the report states). ``vectorize="auto"`` trains the runs that differ only in seed and
     data as one stacked model each (:mod:`gan_bench.train.vectorized`), ``"off"`` one by one. With ``publish`` (a folder, usually the repo root) the leaderboard is copied to
     ``publish/leaderboards/NAME.csv`` and the report to ``publish/reports/NAME/index.html``.
     ``executor`` (:mod:`gan_bench.executors`) runs the jobs; default: ``LocalExecutor(jobs)``."""
@@ -348,11 +349,17 @@ def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: flo
             raise ConfigError(f"--seeds: {unknown_seeds[0]} is not among {suite_path}'s seeds "
                               f"({', '.join(map(str, suite.seeds))})")
         suite.seeds = [s for s in suite.seeds if s in seeds]
+    if datasets:
+        unknown_data = [d for d in datasets if d not in suite.datasets]
+        if unknown_data:
+            raise ConfigError(f"--datasets: {unknown_data[0]!r} is not among {suite_path}'s datasets "
+                              f"({', '.join(suite.datasets)})")
+        suite.datasets = [d for d in suite.datasets if d in datasets]
     references = resolve_references(suite.references, suite_path)
     runs = plan(suite, suite_path, out, scale, overrides, plugins)
     with FolderLock(out, f"suite {suite.name}"):
         return _run_planned(suite, suite_path, out, runs, references, jobs, scale, overrides, progress, publish,
-                            variants, started, seeds, vectorize, executor or LocalExecutor(jobs))
+                            variants, started, seeds, vectorize, executor or LocalExecutor(jobs), datasets)
 
 
 def _finished(status: str | None) -> bool:
@@ -368,7 +375,8 @@ def _depth(run: PlannedRun, runs: list[PlannedRun]) -> int:
 def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[PlannedRun], references: list[Path],
                  jobs: int, scale: float, overrides: tuple[str, ...], progress: bool, publish: str | Path | None,
                  variants: tuple[str, ...], started: float, seeds: tuple[int, ...] = (),
-                 vectorize: str = "off", executor: Executor | None = None) -> SuiteResult:
+                 vectorize: str = "off", executor: Executor | None = None,
+                 datasets: tuple[str, ...] = ()) -> SuiteResult:
     executor = executor or LocalExecutor(jobs)
     todo = [r for r in runs if not _finished(read_status(r.run_dir))]
     skipped = len(runs) - len(todo)
@@ -405,7 +413,7 @@ def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[Pla
     leaderboard = write_csv(board, out / "leaderboard.csv")
     wall = time.perf_counter() - started
     deviations = []
-    if scale != 1.0 or overrides or variants or seeds:
+    if scale != 1.0 or overrides or variants or seeds or datasets:
         deviations.append(
             ("Short pass: " if scale < 1.0 else "")
             + f"This pass deviates from {suite_path.name}: budget {scaled_budget(suite.budget, scale)} "
@@ -413,6 +421,7 @@ def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[Pla
             + (f", overrides {' '.join(overrides)}" if overrides else "")
             + (f", variants limited to {', '.join(variants)}" if variants else "")
             + (f", seeds limited to {', '.join(map(str, seeds))}" if seeds else "")
+            + (f", datasets limited to {', '.join(datasets)}" if datasets else "")
             + ". Compare its numbers with the published ones as a ranking at most.")
     banner = [f"Budget trained: {scaled_budget(suite.budget, scale)} per run"
               + (f" ({scale:g} x the suite file's {suite.budget})" if scale != 1.0 else "")

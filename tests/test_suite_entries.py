@@ -184,6 +184,19 @@ def test_seeds_can_be_limited_and_the_report_says_so(tmp_path: Path, plugin: Pat
         assert code == 2 and "--seeds" in stderr and not (tmp_path / "o2").exists()
 
 
+def test_datasets_can_be_limited_and_the_report_says_so(tmp_path: Path, plugin: Path, run_cli):
+    text = SUITE.format(variants="warm-gan", plugin=plugin, per_variant="  warm-gan: {}")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(text.replace("datasets: [ring8]", "datasets: [ring8, grid25]"))
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("suite", suite, "--out", out, "--datasets", "grid25", "--no-progress")
+    assert code == 0, stderr
+    assert pd.read_csv(out / "leaderboard.csv")["dataset"].tolist() == ["grid25"]
+    assert "datasets limited to grid25" in (out / "index.html").read_text().split("<main>")[0]
+    code, _, stderr = run_cli("suite", suite, "--out", tmp_path / "o2", "--datasets", "mnist", "--no-progress")
+    assert code == 2 and "--datasets" in stderr and not (tmp_path / "o2").exists()
+
+
 def test_only_limits_an_entry_to_some_datasets(tmp_path: Path, plugin: Path):
     text = SUITE.format(variants="warm-gan, warm-gan@b", plugin=plugin, per_variant="  warm-gan@b: {}")
     text = text.replace("datasets: [ring8]", "datasets: [ring8, grid25]")

@@ -44,6 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run only these of the suite's variants (comma-separated; default: all)")
     p.add_argument("--seeds", default="", metavar="0,1",
                    help="run only these of the suite's seeds (comma-separated; default: all; the report says so)")
+    p.add_argument("--datasets", default="", metavar="A,B",
+                   help="run only these of the suite's datasets (comma-separated; default: all; the report says so)")
     p.add_argument("--publish", metavar="ROOT", nargs="?", const=".", default=None,
                    help="also write ROOT/leaderboards/NAME.csv and ROOT/reports/NAME/index.html (ROOT default: .)")
     p.add_argument("--plugin", action="append", default=[], metavar="FILE",
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     result = run_suite(args.suite, args.out, jobs=args.jobs, scale=args.scale, overrides=tuple(args.overrides),
                        progress=not args.no_progress, publish=args.publish,
                        variants=tuple(v for v in args.variants.split(",") if v), plugins=tuple(args.plugin),
-                       seeds=seeds, vectorize=args.vectorize, executor=executor)
+                       seeds=seeds, vectorize=args.vectorize, executor=executor,
+                       datasets=tuple(d.strip() for d in args.datasets.split(",") if d.strip()))
     trained = result.runs - result.skipped
     print(f"suite done: {result.runs} runs ({result.skipped} reused, {result.resumed} resumed, "
           f"{trained - result.resumed} new; {result.diverged} diverged, {result.failed} failed) "

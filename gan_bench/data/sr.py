@@ -18,6 +18,16 @@ the eight flips/rotations (``data.augment``). The ``data.num_patches`` patches a
 ``data.seed``, with the image chosen in proportion to its number of patch positions: a fixed bank
 of random patches, so that batches are plain index lookups and a resumed run sees the same data.
 
+How the bank is built, so that a dataset larger than memory (DIV2K: 800 images of 2040 x ~1400)
+costs only the bank (``data.num_patches`` x the patch bytes: 113 MB at the defaults): the draws
+need only each image's size, read from its header (:func:`draw_patches`); then every image that
+owns at least one patch is decoded once, its LR image made, its patches cut and transformed, and
+the image dropped (:func:`cut_patches`), in ``data.workers`` processes (default 2, 0 = in this
+process; fork on Linux as :mod:`gan_bench.data.streaming` reads, the task itself spawn-safe), which
+send back only their image's patches. The bank is bitwise the one all images at once would give,
+whatever the number of workers; ``data.workers`` is never part of a run's config hash. An image
+that owns no patch is not decoded, so a corrupt one is only reported when a patch is drawn from it.
+
 A batch is ``{"x": HR, "cond": LR}``, both float NCHW in [-1, 1]; ``spec.shape`` is the HR
 patch's shape and ``meta["scale"]`` the factor. :func:`load_sr_images` gives the whole images of a
 dataset (for evaluation on Set5 at full size).
@@ -26,6 +36,9 @@ dataset (for evaluation on Set5 at full size).
 from __future__ import annotations
 
 import hashlib
+import logging
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +51,11 @@ from gan_bench.data.download import read_checksum_list, verify_file
 from gan_bench.data.folder import resolve_path
 from gan_bench.data.idx import check_split
 from gan_bench.data.images import image_dataset, list_images, open_image
+from gan_bench.data.streaming import pool_context
 from gan_bench.registry import DATASETS
 from gan_bench.sr.imresize import imresize, modcrop
+
+log = logging.getLogger("gan_bench.data")
 
 # sha256 of Set5's HR images (../shared/data/README.md)
 SET5_SHA256 = {
@@ -64,6 +80,7 @@ class SROptions:
     seed: int = field(default=0, metadata=Range(0, 2**31 - 1))  # draws the patch bank
     verify: bool = True  # check files against the published checksums where there are some
     path: str = ""  # sr-folder only: the HR folder
+    workers: int = field(default=2, metadata=Range(0, 64))  # processes building the patch bank (0 = in-process)
 
 
 class SRDataset(ArrayDataset):
@@ -102,36 +119,165 @@ def _dihedral(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def patch_bank(images: list[np.ndarray], opts: SROptions, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(HR, LR) uint8 NCHW patch tensors drawn from ``images`` (uint8 HWC) as the module says."""
+@dataclass
+class PatchDraws:
+    """The random part of a patch bank, drawn before any image is decoded.
+
+    Patch ``i`` comes from image ``which[i]`` (an index into the full image list, skipped images
+    included), at relative position ``u[i]`` (float64 in [0, 1), rows then columns) under
+    transform ``k[i]`` (:func:`_dihedral`).
+    """
+
+    which: np.ndarray
+    u: np.ndarray
+    k: np.ndarray
+
+    def by_image(self) -> list[tuple[int, np.ndarray]]:
+        """(image index, the bank rows it fills) of every image that owns at least one patch."""
+        order = np.argsort(self.which, kind="stable")
+        images, starts = np.unique(self.which[order], return_index=True)
+        return [(int(j), rows) for j, rows in zip(images, np.split(order, starts[1:]))]
+
+
+def draw_patches(sizes: list[tuple[int, int]], opts: SROptions, name: str) -> PatchDraws:
+    """The patch draws for images of ``sizes`` (height, width), as :func:`patch_bank` makes them.
+
+    Only the sizes are needed (read from the files' headers), so that nothing is decoded before
+    it is known which images own a patch. An image smaller than the patch once modcropped is
+    skipped; the rest are chosen in proportion to their number of patch positions.
+    """
     s, p = opts.scale, opts.patch_size
     if p % s:
         raise DataError(f"{name}: data.patch_size {p} is not a multiple of data.scale {s}")
     q = p // s
-    pairs, counts = [], []
-    for img in images:
-        hr = modcrop(img, s)
-        if hr.shape[0] < p or hr.shape[1] < p:
+    kept, counts = [], []
+    for j, (h, w) in enumerate(sizes):
+        h, w = h - h % s, w - w % s  # modcrop
+        if h < p or w < p:
             continue  # too small for a patch (T91 has images of 78 px)
-        pairs.append((hr, make_lr(hr, s)))
-        counts.append((hr.shape[0] // s - q + 1) * (hr.shape[1] // s - q + 1))
-    if not pairs:
+        kept.append(j)
+        counts.append((h // s - q + 1) * (w // s - q + 1))
+    if not kept:
         raise DataError(f"{name}: no image is at least {p} x {p} px; lower data.patch_size")
+    # the generator, the draws and their order are those of every bank built so far: do not reorder
     gen = torch.Generator().manual_seed(opts.seed)
     n = opts.num_patches
     which = torch.multinomial(torch.tensor(counts, dtype=torch.float64), n, replacement=True, generator=gen)
     u = torch.rand(n, 2, generator=gen, dtype=torch.float64)
     k = torch.randint(0, 8, (n,), generator=gen) if opts.augment else torch.zeros(n, dtype=torch.long)
-    channels = pairs[0][0].shape[2]
-    hr_out = torch.empty(n, channels, p, p, dtype=torch.uint8)
-    lr_out = torch.empty(n, channels, q, q, dtype=torch.uint8)
-    for i in range(n):
-        hr, lr = pairs[int(which[i])]
-        top = int(u[i, 0] * (lr.shape[0] - q + 1))
-        left = int(u[i, 1] * (lr.shape[1] - q + 1))
-        lr_out[i] = torch.from_numpy(np.ascontiguousarray(lr[top : top + q, left : left + q])).permute(2, 0, 1)
-        hr_out[i] = torch.from_numpy(np.ascontiguousarray(hr[top * s : top * s + p, left * s : left * s + p])).permute(2, 0, 1)
-    return _dihedral(hr_out, k), _dihedral(lr_out, k)
+    return PatchDraws(np.asarray(kept, dtype=np.int64)[which.numpy()], u.numpy(), k.numpy())
+
+
+def cut_patches(image: np.ndarray, u: np.ndarray, k: np.ndarray, scale: int, patch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(HR, LR) uint8 NCHW patches of one uint8 HWC ``image`` at relative positions ``u`` under
+    transforms ``k``: the image is modcropped and its LR image made once, here."""
+    s, p, q = scale, patch_size, patch_size // scale
+    hr = modcrop(image, s)
+    lr = make_lr(hr, s)
+    tops = (u[:, 0] * (lr.shape[0] - q + 1)).astype(np.int64)  # float64 product truncated, as int() did
+    lefts = (u[:, 1] * (lr.shape[1] - q + 1)).astype(np.int64)
+    hr_out = np.empty((len(u), hr.shape[2], p, p), dtype=np.uint8)
+    lr_out = np.empty((len(u), hr.shape[2], q, q), dtype=np.uint8)
+    for i, (top, left) in enumerate(zip(tops, lefts)):
+        lr_out[i] = lr[top : top + q, left : left + q].transpose(2, 0, 1)
+        hr_out[i] = hr[top * s : top * s + p, left * s : left * s + p].transpose(2, 0, 1)
+    return _dihedral_np(hr_out, k), _dihedral_np(lr_out, k)
+
+
+def _dihedral_np(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """:func:`_dihedral` in numpy, bitwise the same: per image it is a few ops on small arrays,
+    where torch's thread pool costs more than the work (20x on two busy cores)."""
+    out = np.empty_like(x)
+    for t in np.unique(k):
+        sel = k == t
+        y = np.rot90(x[sel], t % 4, axes=(2, 3))
+        out[sel] = y[..., ::-1] if t >= 4 else y
+    return out
+
+
+def patch_bank(images: list[np.ndarray], opts: SROptions, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(HR, LR) uint8 NCHW patch tensors drawn from ``images`` (uint8 HWC) as the module says."""
+    draws = draw_patches([img.shape[:2] for img in images], opts, name)
+    jobs = draws.by_image()
+    hr_out, lr_out = _empty_bank(opts, images[jobs[0][0]].shape[2])
+    for j, rows in jobs:
+        hr_out[rows], lr_out[rows] = cut_patches(images[j], draws.u[rows], draws.k[rows], opts.scale, opts.patch_size)
+    return torch.from_numpy(hr_out), torch.from_numpy(lr_out)
+
+
+def _empty_bank(opts: SROptions, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    # numpy, filled by numpy copies: no torch thread pool per image (see _dihedral_np)
+    n, p, q = opts.num_patches, opts.patch_size, opts.patch_size // opts.scale
+    return np.empty((n, channels, p, p), dtype=np.uint8), np.empty((n, channels, q, q), dtype=np.uint8)
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(height, width) of an image file, read from its header (nothing is decoded)."""
+    with open_image(path) as img:
+        width, height = img.size
+    return height, width
+
+
+def _file_patches(path: str, size: tuple[int, int], u: np.ndarray, k: np.ndarray, scale: int,
+                  patch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cut_patches` of one image file (run in a worker process: only the patches go back)."""
+    image = read_rgb(Path(path))
+    if image.shape[:2] != tuple(size):
+        raise DataError(f"{path}: decoded as {image.shape[1]}x{image.shape[0]} but its header says "
+                        f"{size[1]}x{size[0]}")
+    return cut_patches(image, u, k, scale, patch_size)
+
+
+def _init_bank_worker() -> None:
+    # one torch thread per worker (imresize runs in torch): the workers are the parallelism, and
+    # the parent's thread pool does not survive a fork (torch's DataLoader workers do the same)
+    torch.set_num_threads(1)
+
+
+def patch_bank_from_files(paths: list[Path], opts: SROptions, name: str, workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`patch_bank` of the image files ``paths``, bitwise the same, built image by image.
+
+    The draws need only the sizes, read from the headers; then each image that owns a patch is
+    decoded once, in one of ``workers`` processes (0 = in this process), its LR image made and its
+    patches cut and sent back, and it is dropped. Peak memory is the bank plus one image and its LR
+    per worker, whatever the size of the dataset (DIV2K: 800 images of 2040 x ~1400). An image
+    that owns no patch is never decoded.
+    """
+    sizes = [image_size(path) for path in paths]
+    draws = draw_patches(sizes, opts, name)
+    jobs = draws.by_image()
+    hr_out, lr_out = _empty_bank(opts, 3)  # read_rgb: always RGB
+    workers = min(workers, len(jobs))
+    log.info("%s: reading %d of %d images for %d patches (%s)", name, len(jobs), len(paths), opts.num_patches,
+             f"{workers} worker processes" if workers > 0 else "in this process")
+    tasks = ((rows, (str(paths[j]), sizes[j], draws.u[rows], draws.k[rows], opts.scale, opts.patch_size))
+             for j, rows in jobs)
+    if workers <= 0:
+        for rows, args in tasks:
+            hr_out[rows], lr_out[rows] = _file_patches(*args)
+        return torch.from_numpy(hr_out), torch.from_numpy(lr_out)
+    pool = ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=_init_bank_worker)
+    pending: dict[Future[tuple[np.ndarray, np.ndarray]], np.ndarray] = {}
+    try:
+        while True:
+            # a few images in flight per worker: busy workers, and patches waiting to be copied stay few
+            for rows, args in tasks:
+                pending[pool.submit(_file_patches, *args)] = rows
+                if len(pending) >= 2 * workers:
+                    break
+            if not pending:
+                return torch.from_numpy(hr_out), torch.from_numpy(lr_out)
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                rows = pending.pop(future)
+                hr_out[rows], lr_out[rows] = future.result()
+    except DataError as exc:
+        raise DataError(str(exc)) from None  # the worker's one line, without the pool's traceback
+    except BrokenProcessPool as exc:
+        raise DataError(f"{name}: a patch-bank worker process died ({exc}); data.workers=0 builds the bank "
+                        "in this process") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -208,7 +354,7 @@ def load_sr_images(name: str, root: Path, split: str, opts: SROptions | None = N
 def _load(name: str, root: Path, split: str, opts: SROptions | None) -> SRDataset:
     opts = opts or SROptions()
     paths = sr_image_paths(name, root, split, opts)
-    hr, lr = patch_bank(_read_all(paths), opts, name)
+    hr, lr = patch_bank_from_files(paths, opts, name, opts.workers)
     digest = hashlib.sha256("\n".join(p.name for p in paths).encode()).hexdigest()[:16]
     meta = {"source": str(paths[0].parent), "split": split, "images": len(paths), "files": digest,
             "patch_size": opts.patch_size}

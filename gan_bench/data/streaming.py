@@ -236,7 +236,7 @@ def _read_in_worker(rows: np.ndarray) -> np.ndarray:
     return _WORKER_SOURCE.read(rows)
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
+def pool_context() -> multiprocessing.context.BaseContext:
     """fork on Linux, as torch's DataLoader does: a worker starts at once, needs no import guard
     in the user's script, and only runs PIL and numpy (never CUDA or torch's thread pools, which
     do not survive a fork); spawn elsewhere."""
@@ -410,7 +410,7 @@ class StreamingDataset(ArrayDataset):
         if self.workers <= 0:
             return None
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_pool_context(), initializer=_init_worker,
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=pool_context(), initializer=_init_worker,
                                              initargs=(self.source,))
             self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
         return self._pool

@@ -6,7 +6,8 @@ from z to the data's resolution, the discriminator's from the image to a score. 
 generators' first blocks ties the two domains' high-level semantics (the same z gives the same digit
 in both domains) while each domain keeps its own last block(s) for its low-level rendering; the
 discriminators mirror that (own first block(s), shared rest), which the paper finds helps a little
-and halves the discriminator's parameters.
+and halves the discriminator's parameters. ``unshared`` equal to the number of blocks shares
+nothing: two independent GANs fed the same z, the paper's no-sharing baseline (its Figure 3).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ class CoupledGenerator(nn.Module):
     def __init__(self, spec: DataSpec, z_dim: int, width: int, unshared: int = 1) -> None:
         super().__init__()
         blocks = _generator_blocks(spec, z_dim, width)
-        if not 1 <= unshared < len(blocks):
-            raise ValueError(f"cogan: g_unshared must be in 1..{len(blocks) - 1} for {spec.shape} images; got {unshared}")
+        if not 1 <= unshared <= len(blocks):
+            raise ValueError(f"cogan: g_unshared must be in 1..{len(blocks)} for {spec.shape} images; got {unshared}")
         self.shared = nn.Sequential(*blocks[:-unshared])
         self.head_a = nn.Sequential(*blocks[-unshared:])
         self.head_b = nn.Sequential(*_generator_blocks(spec, z_dim, width)[-unshared:])
@@ -75,8 +76,8 @@ class CoupledDiscriminator(nn.Module):
     def __init__(self, spec: DataSpec, width: int, d_norm: str, unshared: int = 1) -> None:
         super().__init__()
         blocks = _discriminator_blocks(spec, width, d_norm)
-        if not 1 <= unshared < len(blocks):
-            raise ValueError(f"cogan: d_unshared must be in 1..{len(blocks) - 1} for {spec.shape} images; got {unshared}")
+        if not 1 <= unshared <= len(blocks):
+            raise ValueError(f"cogan: d_unshared must be in 1..{len(blocks)} for {spec.shape} images; got {unshared}")
         self.head_a = nn.Sequential(*blocks[:unshared])
         self.head_b = nn.Sequential(*_discriminator_blocks(spec, width, d_norm)[:unshared])
         self.shared = nn.Sequential(*blocks[unshared:])

@@ -85,6 +85,23 @@ def test_cogan_shares_the_generator_trunk_and_the_discriminator_tail(datasets):
     assert len(list(D.head_a.parameters())) > 0 and len(list(D.shared.parameters())) > 0
 
 
+def test_cogan_without_sharing_is_two_independent_gans(datasets):
+    """g_unshared / d_unshared = every block: the paper's no-sharing baseline; anything more is refused."""
+    variant = build("cogan", datasets["mnist"], "model.g_unshared=3", "model.d_unshared=3")
+    G, D = variant.nets["G"], variant.nets["D"]
+    assert not list(G.shared.parameters()) and not list(D.shared.parameters())
+    z = torch.randn(4, variant.z_dim)
+    G.eval()
+    a0, b0 = G(z)
+    with torch.no_grad():
+        next(G.head_a.parameters()).mul_(2.0)  # domain A's generator alone: domain B is untouched
+    a1, b1 = G(z)
+    assert not torch.allclose(a0, a1) and torch.equal(b0, b1)
+    one_step(variant, datasets["mnist"])
+    with pytest.raises(ConfigError, match="g_unshared must be in 1..3"):
+        build("cogan", datasets["mnist"], "model.g_unshared=4")
+
+
 def test_cogan_pair_metric_scores_the_transform():
     x = torch.rand(6, 1, 28, 28) * 2 - 1
     assert torch.allclose(pixel_agreement(x, negative(x), "negative"), torch.ones(6))
