@@ -321,6 +321,16 @@ def check_entries(suite: SuiteConfig, suite_path: Path, entries: tuple[str, ...]
         raise ConfigError(f"--variants: {unknown[0]!r} is not in {suite_path} (it has {', '.join(suite.variants)})")
 
 
+def _restrict(flag: str, have: list[Any], wanted: tuple[Any, ...], suite_path: Path) -> list[Any]:
+    """``have`` limited to ``wanted`` (all of it when nothing is wanted), in the suite's order; a
+    wanted value the suite lacks is a ConfigError naming ``--flag``."""
+    unknown = [w for w in wanted if w not in have]
+    if unknown:
+        raise ConfigError(f"--{flag}: {unknown[0]!r} is not among {suite_path}'s {flag} "
+                          f"({', '.join(map(str, have))})")
+    return [h for h in have if h in wanted] if wanted else have
+
+
 def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: float = 1.0,
               overrides: tuple[str, ...] = (), progress: bool = True, publish: str | Path | None = None,
               variants: tuple[str, ...] = (), plugins: tuple[str, ...] = (), seeds: tuple[int, ...] = (),
@@ -343,18 +353,8 @@ def run_suite(suite_path: str | Path, out: str | Path, jobs: int = 1, scale: flo
             if entry in keep:
                 keep.update(_references(suite.per_variant.get(entry, {})))
         suite.variants = [v for v in suite.variants if v in keep]
-    if seeds:
-        unknown_seeds = [s for s in seeds if s not in suite.seeds]
-        if unknown_seeds:
-            raise ConfigError(f"--seeds: {unknown_seeds[0]} is not among {suite_path}'s seeds "
-                              f"({', '.join(map(str, suite.seeds))})")
-        suite.seeds = [s for s in suite.seeds if s in seeds]
-    if datasets:
-        unknown_data = [d for d in datasets if d not in suite.datasets]
-        if unknown_data:
-            raise ConfigError(f"--datasets: {unknown_data[0]!r} is not among {suite_path}'s datasets "
-                              f"({', '.join(suite.datasets)})")
-        suite.datasets = [d for d in suite.datasets if d in datasets]
+    suite.seeds = _restrict("seeds", suite.seeds, seeds, suite_path)
+    suite.datasets = _restrict("datasets", suite.datasets, datasets, suite_path)
     references = resolve_references(suite.references, suite_path)
     runs = plan(suite, suite_path, out, scale, overrides, plugins)
     with FolderLock(out, f"suite {suite.name}"):
