@@ -443,12 +443,15 @@ def _run_planned(suite: SuiteConfig, suite_path: Path, out: Path, runs: list[Pla
                        resumed=resumed, diverged=len(diverged), stale=len(stale))
 
 
-def recorded_wall_time(path: Path, wall: float, ran: bool) -> float:
+def recorded_wall_time(path: Path, wall: float, ran: bool) -> float | None:
     """The wall time of the invocation that last ran training, kept in ``path``; a rerun that only
-    reuses finished runs (a rebuild of the tables) reports that one, not its own few seconds."""
-    if ran or not path.exists():
+    reuses finished runs (a rebuild of the tables) reports that one, not its own few seconds, and
+    a folder whose runs were all trained elsewhere (copied in) has none: None, "not recorded"."""
+    if ran:
         atomic.write_json(path, {"wall_seconds": wall})
         return wall
+    if not path.exists():
+        return None
     return float(json.loads(path.read_text())["wall_seconds"])
 
 

@@ -113,6 +113,20 @@ def test_shipped_suites_are_valid():
         assert len(runs) == len(suite.variants) * len(suite.datasets) * len(suite.seeds)
 
 
+def test_runs_copied_from_elsewhere_are_reused_and_no_wall_time_is_made_up(tmp_path: Path, run_cli):
+    import shutil
+
+    suite = write(tmp_path, SUITE)
+    code, stdout, _ = run_cli("suite", suite, "--out", tmp_path / "a", "--no-progress", "--seeds", "0")
+    assert code == 0, stdout
+    shutil.copytree(tmp_path / "a" / "runs", tmp_path / "b" / "runs")
+    code, stdout, _ = run_cli("suite", suite, "--out", tmp_path / "b", "--no-progress", "--seeds", "0")
+    assert code == 0 and "2 reused" in stdout
+    header = (tmp_path / "b" / "index.html").read_text().split("<main>")[0]
+    assert "total wall time not recorded" in header  # trained in another folder: its time is not ours
+    assert "total wall time not recorded" not in (tmp_path / "a" / "index.html").read_text()
+
+
 def test_overrides_after_the_suite_file_apply_to_every_run(tmp_path: Path, run_cli):
     suite = write(tmp_path, SUITE)
     out = tmp_path / "out"
